@@ -1,0 +1,151 @@
+"""The only place where parts are wired together: `build_app(config) -> App`.
+
+Building does no I/O. Connection pools open and background tasks start in the
+ASGI lifespan, inside the server's event loop, and close at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import orjson
+
+from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
+from releve.clock import MONOTONIC, Clock
+from releve.config import AuthMode, Config
+from releve.gateway import (
+    AccessLog,
+    BreakerChanged,
+    BreakerState,
+    ClientAuth,
+    Event,
+    EventBus,
+    GatewayMetrics,
+    OpenAIApi,
+    Router,
+    build_routes,
+)
+from releve.gateway.providers import ProviderTransport, http_transports
+
+__all__ = ["App", "build_app"]
+
+logger = logging.getLogger("releve.app")
+Handler = Callable[[Scope, Receive, Send], Any]
+_METRICS_HEADERS = ((b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),)
+
+
+class App:
+    """The ASGI application: a path table and a lifespan, nothing per request beyond a dict lookup."""
+
+    def __init__(self, config: Config, router: Router, api: OpenAIApi, metrics: GatewayMetrics, bus: EventBus,
+                 transports: Mapping[str, ProviderTransport]) -> None:
+        self.config = config
+        self.router = router
+        self.metrics = metrics
+        self.bus = bus
+        self._transports = transports
+        self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
+        self._pump: asyncio.Task[None] | None = None
+        self._endpoints: dict[str, tuple[str, Handler]] = {
+            **api.endpoints,
+            "/healthz": ("GET", self._healthz),
+            "/metrics": ("GET", self._metrics),
+        }
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            entry = self._endpoints.get(scope["path"])
+            if entry is None:
+                await send_bytes(send, 404, _error(f"No endpoint at {scope['path']}.", "not_found"))
+            elif scope["method"] != entry[0]:
+                await send_bytes(send, 405, _error(f"{scope['path']} accepts {entry[0]} only.",
+                                                   "method_not_allowed"),
+                                 (*JSON_HEADERS, (b"allow", entry[0].encode())))
+            else:
+                await entry[1](scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    def on_event(self, handler: Callable[[Event], None]) -> None:
+        """Subscribe to gateway events; handlers run off the request path."""
+        self._event_handlers.append(handler)
+
+    async def startup(self) -> None:
+        for transport in self._transports.values():
+            await transport.start()
+        self._pump = asyncio.create_task(self._pump_events(), name="releve-events")
+        if self.config.auth is AuthMode.NONE:
+            logger.warning("AUTHENTICATION IS OFF (auth: none): anyone who can reach %s can use every route",
+                           self.config.server.listen)
+
+    async def shutdown(self) -> None:
+        if self._pump is not None:
+            self._pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pump
+        for transport in self._transports.values():
+            await transport.close()
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    raise
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _pump_events(self) -> None:
+        while True:
+            for event in await self.bus.wait():
+                for handler in self._event_handlers:
+                    try:
+                        handler(event)
+                    except Exception:
+                        logger.exception("event handler failed on %s", type(event).__name__)
+
+    async def _healthz(self, scope: Scope, receive: Receive, send: Send) -> None:
+        targets = {}
+        for plan in self.router.routes.values():
+            for target in plan.targets:
+                targets[target.label] = {"breaker": target.health.breaker.state.value}
+        await send_bytes(send, 200, orjson.dumps({"status": "ok", "targets": targets}))
+
+    async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send_bytes(send, 200, self.metrics.render(), _METRICS_HEADERS)
+
+
+def build_app(config: Config, *, clock: Clock = MONOTONIC,
+              transports: Mapping[str, ProviderTransport] | None = None) -> App:
+    bus = EventBus(maxsize=config.events.queue_size)
+    transports = transports if transports is not None else http_transports(config.providers)
+
+    def breaker_changed(label: str, old: BreakerState, new: BreakerState) -> None:
+        level = logging.INFO if new is BreakerState.CLOSED else logging.WARNING
+        logger.log(level, "breaker for %s: %s -> %s", label, old.value, new.value)
+        bus.publish(BreakerChanged(label, old.value, new.value, clock.now()))
+
+    router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus)
+    metrics = GatewayMetrics(bus)
+    for plan in router.routes.values():
+        for target in plan.targets:
+            metrics.set_breaker(target.label, target.health.breaker.state)
+    auth = ClientAuth(config.clients, required=config.auth is AuthMode.KEYS)
+    api = OpenAIApi(router, auth, metrics, AccessLog(config.server.access_log),
+                    max_body_size=config.server.max_body_size)
+    return App(config, router, api, metrics, bus, transports)
+
+
+def _error(message: str, code: str) -> bytes:
+    return orjson.dumps({"error": {"message": message, "type": "invalid_request_error", "code": code,
+                                   "param": None}})

@@ -1,0 +1,45 @@
+"""releve.yaml: its models, units and loading. Pydantic lives here and nowhere per request."""
+
+from ._findings import Finding, Severity, findings
+from ._load import config_from_mapping, load_config, parse_config
+from ._models import (
+    AuthMode,
+    BackoffConfig,
+    BreakerConfig,
+    ClientConfig,
+    Config,
+    EventsConfig,
+    ProviderConfig,
+    ProviderKind,
+    RouteConfig,
+    ServerConfig,
+    StorageConfig,
+    Strategy,
+    TargetConfig,
+)
+from ._units import format_duration, parse_duration, parse_size
+
+__all__ = [
+    "AuthMode",
+    "BackoffConfig",
+    "BreakerConfig",
+    "ClientConfig",
+    "Config",
+    "EventsConfig",
+    "Finding",
+    "ProviderConfig",
+    "ProviderKind",
+    "RouteConfig",
+    "ServerConfig",
+    "Severity",
+    "StorageConfig",
+    "Strategy",
+    "TargetConfig",
+    "config_from_mapping",
+    "findings",
+    "format_duration",
+    "load_config",
+    "parse_config",
+    "parse_duration",
+    "parse_size",
+]

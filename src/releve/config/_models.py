@@ -1,0 +1,180 @@
+"""The shape of releve.yaml (pydantic, validated once at start-up).
+
+These models stay at the config edge: the gateway turns them into plain
+frozen values when it starts, and never touches pydantic per request.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ._units import Duration, Size
+
+__all__ = [
+    "AuthMode",
+    "BackoffConfig",
+    "BreakerConfig",
+    "ClientConfig",
+    "Config",
+    "EventsConfig",
+    "ProviderConfig",
+    "ProviderKind",
+    "RouteConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "Strategy",
+    "TargetConfig",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProviderKind(StrEnum):
+    OPENAI = "openai"
+    OPENAI_COMPATIBLE = "openai-compatible"
+
+
+class Strategy(StrEnum):
+    PRIORITY = "priority"
+    WEIGHTED = "weighted"
+
+
+class AuthMode(StrEnum):
+    KEYS = "keys"
+    NONE = "none"
+
+
+class ServerConfig(_Model):
+    listen: str = "127.0.0.1:8080"
+    workers: Annotated[int, Field(ge=1, le=64)] = 1
+    max_body_size: Size = 4 * 1024 * 1024
+    shutdown_grace: Duration = 30.0
+    access_log: bool = True
+
+    @model_validator(mode="after")
+    def _check_listen(self) -> ServerConfig:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen {self.listen!r} must look like HOST:PORT, e.g. 127.0.0.1:8080")
+        return self
+
+    @property
+    def host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+
+class StorageConfig(_Model):
+    url: str = "sqlite:///releve.db"
+
+
+class EventsConfig(_Model):
+    queue_size: Annotated[int, Field(ge=16)] = 10_000
+
+
+class ProviderConfig(_Model):
+    kind: ProviderKind
+    base_url: str
+    api_key: str | None = None
+    region: str | None = None
+    personal_data: bool | Literal["pseudonymized"] = False
+    status_feed: str | None = None
+    max_connections: Annotated[int, Field(ge=1)] = 256
+    connect_timeout: Duration = 5.0
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_url(self) -> ProviderConfig:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url {self.base_url!r} must start with http:// or https://")
+        return self
+
+
+class TargetConfig(_Model):
+    provider: str
+    model: str
+    weight: Annotated[float, Field(gt=0)] = 1.0
+
+
+class BreakerConfig(_Model):
+    """When a target is taken out of rotation, and for how long."""
+
+    consecutive_failures: Annotated[int, Field(ge=1)] = 5
+    failure_rate: Annotated[float, Field(gt=0, le=1)] = 0.5
+    window: Duration = 30.0
+    min_requests: Annotated[int, Field(ge=1)] = 20
+    open_for: Duration = 30.0
+
+
+class BackoffConfig(_Model):
+    """Exponential backoff with full jitter between passes over a route's targets."""
+
+    base: Duration = 0.1
+    max: Duration = 2.0
+
+
+class RouteConfig(_Model):
+    strategy: Strategy = Strategy.PRIORITY
+    targets: Annotated[list[TargetConfig], Field(min_length=1)]
+    timeout: Duration = 30.0
+    attempt_timeout: Duration = 10.0
+    retries: Annotated[int, Field(ge=0, le=10)] = 1
+    backoff: BackoffConfig = BackoffConfig()
+    breaker: BreakerConfig | None = None
+
+
+class ClientConfig(_Model):
+    """A client application. Give `key` (hashed at start-up) or `key_sha256`."""
+
+    key: str | None = None
+    key_sha256: Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{64}$")] = None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ClientConfig:
+        if (self.key is None) == (self.key_sha256 is None):
+            raise ValueError("give exactly one of key or key_sha256")
+        return self
+
+
+class Config(_Model):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    events: EventsConfig = EventsConfig()
+    auth: AuthMode = AuthMode.KEYS
+    clients: dict[str, ClientConfig] = Field(default_factory=dict)
+    breaker: BreakerConfig = BreakerConfig()
+    providers: Annotated[dict[str, ProviderConfig], Field(min_length=1)]
+    routes: Annotated[dict[str, RouteConfig], Field(min_length=1)]
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Config:
+        known = ", ".join(sorted(self.providers))
+        for route_name, route in self.routes.items():
+            for index, target in enumerate(route.targets):
+                if target.provider not in self.providers:
+                    raise ValueError(
+                        f"routes.{route_name}.targets.{index}.provider: no provider named "
+                        f"{target.provider!r} (providers: {known})"
+                    )
+            if route.attempt_timeout > route.timeout:
+                raise ValueError(
+                    f"routes.{route_name}.attempt_timeout ({route.attempt_timeout:g}s) is longer "
+                    f"than its whole-request timeout ({route.timeout:g}s)"
+                )
+        if self.auth is AuthMode.KEYS and not self.clients:
+            raise ValueError(
+                "clients: no client keys configured; add clients (name: {key: ...}) "
+                "or set auth: none for local development"
+            )
+        return self
+
+    def breaker_for(self, route: str) -> BreakerConfig:
+        return self.routes[route].breaker or self.breaker

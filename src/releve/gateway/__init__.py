@@ -1,0 +1,43 @@
+"""The request path: inbound APIs, routing, failover, breakers, provider transports.
+
+Other packages import from here, never from the private modules. The
+gateway publishes events on an `EventBus`; it never imports `status`.
+"""
+
+from ._access_log import AccessLog, start_log_thread
+from ._auth import ClientAuth, hash_key
+from ._breaker import Breaker, BreakerInput, BreakerPolicy, BreakerState, IllegalTransition
+from ._events import AttemptFailed, BreakerChanged, Event, EventBus, RequestFailed, ServedByFallback
+from ._metrics import GatewayMetrics
+from ._plan import RoutePlan, Target, TargetHealth, build_routes
+from ._policies import RetryPolicy
+from ._router import Router, Served, ServedStream
+from .api_openai import OpenAIApi
+
+__all__ = [
+    "AccessLog",
+    "AttemptFailed",
+    "Breaker",
+    "BreakerChanged",
+    "BreakerInput",
+    "BreakerPolicy",
+    "BreakerState",
+    "ClientAuth",
+    "Event",
+    "EventBus",
+    "GatewayMetrics",
+    "IllegalTransition",
+    "OpenAIApi",
+    "RequestFailed",
+    "RetryPolicy",
+    "RoutePlan",
+    "Router",
+    "Served",
+    "ServedByFallback",
+    "ServedStream",
+    "Target",
+    "TargetHealth",
+    "build_routes",
+    "hash_key",
+    "start_log_thread",
+]

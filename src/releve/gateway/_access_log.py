@@ -1,0 +1,52 @@
+"""One structured line per request, formatted and written off the event loop.
+
+The request path only builds a LogRecord with %-style arguments; a
+`QueueHandler` hands it to a thread that formats and writes it. Prompts and
+keys are never passed here.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import queue
+import sys
+
+__all__ = ["AccessLog", "start_log_thread"]
+
+access_logger = logging.getLogger("releve.access")
+_FORMAT = "route=%s target=%s attempts=%d status=%d outcome=%s latency_ms=%.1f client=%s"
+
+
+class AccessLog:
+    __slots__ = ("enabled",)
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and access_logger.isEnabledFor(logging.INFO)
+
+    def write(self, route: str, target: str, attempts: int, status: int, outcome: str,
+              seconds: float, client: str | None) -> None:
+        if self.enabled:
+            access_logger.info(_FORMAT, route, target, attempts, status, outcome, seconds * 1000.0,
+                               client or "-")
+
+
+class _DeferredQueueHandler(logging.handlers.QueueHandler):
+    """Queues the record as is; the base class would format it on the caller's thread."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        return record
+
+
+def start_log_thread(level: int = logging.INFO) -> logging.handlers.QueueListener:
+    """Route Relève's logs through a background thread; returns the listener to stop."""
+    records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    stream = logging.StreamHandler(sys.stderr)
+    stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    listener = logging.handlers.QueueListener(records, stream, respect_handler_level=False)
+    root = logging.getLogger("releve")
+    root.handlers[:] = [_DeferredQueueHandler(records)]
+    root.setLevel(level)
+    root.propagate = False
+    listener.start()
+    return listener

@@ -1,0 +1,87 @@
+"""What the gateway tells the rest of Relève, through a bounded queue.
+
+The request path never waits on a consumer: when the bus is full the oldest
+event is dropped and counted, so monitoring falls behind before clients do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from dataclasses import dataclass
+
+__all__ = [
+    "AttemptFailed",
+    "BreakerChanged",
+    "Event",
+    "EventBus",
+    "RequestFailed",
+    "ServedByFallback",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptFailed:
+    route: str
+    target: str
+    kind: str          # timeout | network | malformed | http_<status>
+    reason: str
+    status: int | None
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerChanged:
+    target: str
+    old: str
+    new: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ServedByFallback:
+    route: str
+    target: str
+    attempts: int
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFailed:
+    route: str
+    status: int
+    reason: str
+    at: float
+
+
+Event = AttemptFailed | BreakerChanged | ServedByFallback | RequestFailed
+
+
+class EventBus:
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self._events: deque[Event] = deque(maxlen=maxsize)
+        self._waiter: asyncio.Event | None = None
+        self.dropped = 0
+        self.published = 0
+
+    def publish(self, event: Event) -> None:
+        if len(self._events) == self._events.maxlen:
+            self.dropped += 1
+        self._events.append(event)
+        self.published += 1
+        if self._waiter is not None:
+            self._waiter.set()
+
+    def drain(self) -> list[Event]:
+        events = list(self._events)
+        self._events.clear()
+        return events
+
+    async def wait(self) -> list[Event]:
+        """Wait until at least one event is queued, then take them all."""
+        while not self._events:
+            if self._waiter is None:
+                self._waiter = asyncio.Event()
+            self._waiter.clear()
+            await self._waiter.wait()
+        return self.drain()

@@ -1,0 +1,116 @@
+"""Routes and targets as plain values, built once from the config at start-up.
+
+A target's health (its breaker and its rate-limit cooldown) is shared by every
+route that sends to the same provider and model, so what one route learns
+about an upstream the others know at once.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+import orjson
+
+from releve.clock import Clock
+from releve.config import BreakerConfig, Config, Strategy
+
+from ._breaker import Breaker, BreakerPolicy, BreakerState
+from ._policies import RetryPolicy
+from .providers import ProviderTransport
+
+__all__ = ["RoutePlan", "Target", "TargetHealth", "build_routes"]
+
+BreakerListener = Callable[[str, BreakerState, BreakerState], None]
+
+
+@dataclass(slots=True)
+class TargetHealth:
+    label: str
+    breaker: Breaker
+    cooldown_until: float = 0.0
+    last_credentials_warning: float = field(default=-1e18)
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    provider: str
+    model: str
+    label: str           # "provider/model", as shown in headers, logs and messages
+    weight: float
+    transport: ProviderTransport
+    health: TargetHealth
+    header_value: bytes  # pre-encoded x-releve-target
+
+    def encode(self, body: dict[str, object]) -> bytes:
+        """The client's body with the route name replaced by this target's model."""
+        body["model"] = self.model
+        return orjson.dumps(body)
+
+
+@dataclass(frozen=True, slots=True)
+class RoutePlan:
+    name: str
+    strategy: Strategy
+    targets: tuple[Target, ...]
+    timeout: float
+    attempt_timeout: float
+    retry: RetryPolicy
+
+    def is_fallback(self, target: Target, attempts: int) -> bool:
+        """Served by other than the first choice: a failover happened."""
+        if self.strategy is Strategy.WEIGHTED:
+            return attempts > 1
+        return attempts > 1 or target is not self.targets[0]
+
+    def ordered(self, rng: random.Random) -> Sequence[Target]:
+        if self.strategy is Strategy.WEIGHTED and len(self.targets) > 1:
+            # Weighted random order without replacement (Efraimidis–Spirakis):
+            # the first is drawn by weight, the rest stay in line for failover.
+            return sorted(self.targets, key=lambda t: rng.random() ** (1.0 / t.weight), reverse=True)
+        return self.targets
+
+
+def breaker_policy(config: BreakerConfig) -> BreakerPolicy:
+    return BreakerPolicy(
+        consecutive_failures=config.consecutive_failures,
+        failure_rate=config.failure_rate,
+        window=config.window,
+        min_requests=config.min_requests,
+        open_for=config.open_for,
+    )
+
+
+def build_routes(config: Config, transports: Mapping[str, ProviderTransport], clock: Clock,
+                 on_breaker_change: BreakerListener | None = None) -> dict[str, RoutePlan]:
+    healths: dict[tuple[str, ...], TargetHealth] = {}
+
+    def health_for(key: tuple[str, ...], label: str, policy: BreakerPolicy) -> TargetHealth:
+        if key not in healths:
+            def changed(old: BreakerState, new: BreakerState) -> None:
+                if on_breaker_change is not None:
+                    on_breaker_change(label, old, new)
+
+            healths[key] = TargetHealth(label, Breaker(policy, clock, changed))
+        return healths[key]
+
+    plans = {}
+    for name, route in config.routes.items():
+        policy = breaker_policy(config.breaker_for(name))
+        targets = []
+        for target in route.targets:
+            label = f"{target.provider}/{target.model}"
+            # Routes with their own breaker settings get their own breakers.
+            key = (name, label) if route.breaker is not None else (label,)
+            targets.append(Target(
+                provider=target.provider, model=target.model, label=label, weight=target.weight,
+                transport=transports[target.provider], health=health_for(key, label, policy),
+                header_value=label.encode("latin-1", "replace"),
+            ))
+        plans[name] = RoutePlan(
+            name=name, strategy=route.strategy, targets=tuple(targets), timeout=route.timeout,
+            attempt_timeout=route.attempt_timeout,
+            retry=RetryPolicy(route.retries, route.backoff.base, route.backoff.max),
+        )
+    return plans

@@ -1,0 +1,174 @@
+"""The inbound OpenAI API: /v1/chat/completions, /v1/embeddings, /v1/models.
+
+This module and `_openai_wire` are the only ones that know OpenAI's wire
+format on the inbound side. Every error a client sees is shaped here once,
+as `{"error": {"message", "type", "code", "param"}}`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
+from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
+
+from ._access_log import AccessLog
+from ._auth import ClientAuth
+from ._metrics import GatewayMetrics
+from ._openai_wire import (
+    check_chat,
+    check_embeddings,
+    error_body,
+    parse_object,
+    relayed_error_body,
+    stream_error_event,
+)
+from ._plan import RoutePlan
+from ._router import Router, ServedStream
+from ._sse import DoneWatcher
+
+__all__ = ["OpenAIApi"]
+
+_SSE_HEADERS = ((b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"))
+_ATTEMPTS = tuple(str(n).encode() for n in range(64))
+
+
+class OpenAIApi:
+    def __init__(self, router: Router, auth: ClientAuth, metrics: GatewayMetrics, access_log: AccessLog,
+                 *, max_body_size: int) -> None:
+        self._router = router
+        self._auth = auth
+        self._metrics = metrics
+        self._log = access_log
+        self._max_body = max_body_size
+        self._models_body = orjson.dumps({"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "releve"} for name in router.routes]})
+        self._route_names = ", ".join(sorted(router.routes))
+
+    @property
+    def endpoints(self) -> dict[str, tuple[str, Callable[[Scope, Receive, Send], Any]]]:
+        return {
+            "/v1/chat/completions": ("POST", self.chat_completions),
+            "/v1/embeddings": ("POST", self.embeddings),
+            "/v1/models": ("GET", self.models),
+        }
+
+    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            self._auth.authenticate(scope["headers"])
+        except GatewayError as exc:
+            await self._send_error(send, exc)
+            return
+        await send_bytes(send, 200, self._models_body)
+
+    async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._serve(scope, receive, send, "/chat/completions", chat=True)
+
+    async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._serve(scope, receive, send, "/embeddings", chat=False)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, *, chat: bool) -> None:
+        started = time.perf_counter()
+        route_name, client = "-", None
+        try:
+            client = self._auth.authenticate(scope["headers"])
+            body = parse_object(await read_body(scope, receive, self._max_body))
+            if chat:
+                requested, stream = check_chat(body)
+            else:
+                requested, stream = check_embeddings(body), False
+            plan = self._router.routes.get(requested)
+            if plan is None:
+                raise InvalidRequest(f"The model '{requested}' does not exist. Routes: {self._route_names}.",
+                                     status=404, code="model_not_found", param="model")
+            route_name = plan.name  # never the client's string: metric labels stay bounded
+            if stream:
+                served_stream = await self._router.open_stream(plan, body, path)
+                await self._relay(scope, receive, send, plan, served_stream, started, client)
+                return
+            served = await self._router.send(plan, body, path)
+        except ClientGone:
+            return
+        except UpstreamError as exc:  # the client's own mistake, as judged by the provider
+            status = exc.upstream_status or 400
+            await send_bytes(send, status, relayed_error_body(exc))
+            self._finish(route_name, "-", 1, status, "rejected", started, client)
+            return
+        except GatewayError as exc:
+            await self._send_error(send, exc)
+            outcome = "failed" if isinstance(exc, NoTargetAvailable) else "rejected"
+            self._finish(route_name, "-", 0, exc.status, outcome, started, client)
+            return
+        target = served.target
+        await send_bytes(send, 200, served.response.body, (
+            *JSON_HEADERS, (b"x-releve-target", target.header_value),
+            (b"x-releve-attempts", _attempts(served.attempts))))
+        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
+        self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
+
+    async def _relay(self, scope: Scope, receive: Receive, send: Send, plan: RoutePlan,
+                     served: ServedStream, started: float, client: str | None) -> None:
+        """Relay an open stream chunk by chunk; stop the upstream if the client leaves."""
+        target = served.target
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            *_SSE_HEADERS, (b"x-releve-target", target.header_value),
+            (b"x-releve-attempts", _attempts(served.attempts))]})
+        # Latency for streams is time to first byte: what a user waits for.
+        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
+        self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
+        watcher = DoneWatcher()
+        watcher.feed(served.first)
+
+        async def pump() -> str | None:
+            await send({"type": "http.response.body", "body": served.first, "more_body": True})
+            try:
+                async for chunk in served.chunks:
+                    watcher.feed(chunk)
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            except UpstreamError as exc:
+                return exc.reason
+            return None if watcher.done else "the stream ended before it was complete"
+
+        async def client_left() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        relay = asyncio.ensure_future(pump())
+        listener = asyncio.ensure_future(client_left())
+        try:
+            await asyncio.wait((relay, listener), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (relay, listener):
+                task.cancel()
+            await served.stream.aclose()
+        if relay.cancelled() or listener.done():
+            return  # the client left: nothing more to send
+        problem = relay.result()
+        if problem is not None:
+            target.health.breaker.record_failure()
+            self._metrics.observe_request(plan.name, target.label, "interrupted", 0.0)
+            await send({"type": "http.response.body", "more_body": True, "body": stream_error_event(
+                f"The answer from {target.label} broke off mid-stream ({problem}).", "stream_interrupted")})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _send_error(self, send: Send, exc: GatewayError) -> None:
+        headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
+        if exc.retry_after is not None:
+            headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
+        await send_bytes(send, exc.status, error_body(exc), headers)
+
+    def _finish(self, route: str, target: str, attempts: int, status: int, outcome: str, started: float,
+                client: str | None) -> None:
+        seconds = time.perf_counter() - started
+        self._metrics.observe_request(route, target, outcome, seconds)
+        self._log.write(route, target, attempts, status, outcome, seconds, client)
+
+
+def _attempts(count: int) -> bytes:
+    return _ATTEMPTS[count] if count < len(_ATTEMPTS) else str(count).encode()
