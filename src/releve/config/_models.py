@@ -59,7 +59,7 @@ class ServerConfig(_Model):
     @model_validator(mode="after")
     def _check_listen(self) -> ServerConfig:
         host, sep, port = self.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError(f"listen {self.listen!r} must look like HOST:PORT, e.g. 127.0.0.1:8080")
         return self
 
