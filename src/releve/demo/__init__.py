@@ -1,0 +1,131 @@
+"""`releve demo`: a scripted outage that a newcomer can watch end to end.
+
+Three simulators stand in for OpenAI, Mistral and a local model; the gateway
+runs in front of them on the embedded defaults; steady client traffic flows
+while the primary is broken (errors, then a hang) and brought back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+import orjson
+from rich.console import Console
+from rich.live import Live
+
+from releve.app import build_app
+from releve.config import config_from_mapping
+from releve.server import GatewayThread
+from releve.sim import SimulatorThread
+
+from ._scenario import demo_config, steps
+from ._traffic import Tally, run_traffic
+from ._view import live_view, summary
+
+__all__ = ["run_demo"]
+
+PRIMARY = "openai/gpt-4o-mini"
+
+
+def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | None = None) -> int:
+    """Run the scripted outage; 0 when no client request failed."""
+    console = console or Console()
+    log_path = Path(tempfile.gettempdir()) / "releve-demo.log"
+    _log_to(log_path)
+    sims = [SimulatorThread(name) for name in ("openai-sim", "mistral-sim", "local-sim")]
+    for sim in sims:
+        sim.start()
+    try:
+        config = config_from_mapping(demo_config(*(sim.base_url for sim in sims)))
+        with GatewayThread(build_app(config)) as gateway:
+            console.print(f"[bold]Relève demo[/]: gateway on {gateway.url}/v1 (metrics: {gateway.url}/metrics)")
+            for sim in sims:
+                console.print(f"  simulator {sim.name:<12} {sim.base_url}")
+            console.print(f"  gateway log: {log_path}")
+            tally, elapsed = asyncio.run(_drive(gateway.url, sims[0], duration, rate, console))
+    finally:
+        for sim in sims:
+            sim.stop()
+    console.print(summary(tally, PRIMARY, elapsed))
+    if tally.failed:
+        console.print(f"[bold red]{tally.failed} client request(s) failed.[/]")
+        return 1
+    console.print("[bold green]No client request failed:[/] the fallbacks took over and the primary came back.")
+    return 0
+
+
+async def _drive(url: str, primary: SimulatorThread, duration: float, rate: float,
+                 console: Console) -> tuple[Tally, float]:
+    tally = Tally()
+    journal: list[str] = []
+    script = steps(duration)
+    breakers: dict[str, str] = {}
+    started = time.monotonic()
+    traffic = asyncio.create_task(run_traffic(url, rate, duration, tally))
+    next_step = 0
+    title = script[0].title
+    live = console.is_terminal
+    last_print = -1.0
+    async with aiohttp.ClientSession() as session:
+        with Live(console=console, refresh_per_second=8, transient=False) if live else _NoLive() as view:
+            while not traffic.done():
+                elapsed = time.monotonic() - started
+                while next_step < len(script) and script[next_step].at <= elapsed:
+                    step = script[next_step]
+                    # The admin call is blocking urllib: keep it off this loop.
+                    await asyncio.to_thread(primary.set_faults, *step.faults)
+                    title = step.title
+                    journal.append(f"{elapsed:5.1f}s  {step.title}")
+                    if not live:
+                        console.print(f"[cyan]{elapsed:5.1f}s  {step.title}[/]")
+                    next_step += 1
+                changed = await _poll_breakers(session, url, breakers)
+                for label, state in changed:
+                    journal.append(f"{elapsed:5.1f}s  breaker {label}: {state}")
+                    if not live:
+                        console.print(f"{elapsed:5.1f}s  breaker {label}: {state}")
+                if live:
+                    view.update(live_view(elapsed, duration, title, tally, breakers, journal, url))
+                elif elapsed - last_print >= 3.0:
+                    last_print = elapsed
+                    console.print(f"{elapsed:5.1f}s  sent {tally.sent}, ok {tally.ok}, failed {tally.failed}, "
+                                  f"last second: {dict(tally.rate_last_second())}")
+                await asyncio.sleep(0.125)
+            await traffic
+    return tally, time.monotonic() - started
+
+
+async def _poll_breakers(session: aiohttp.ClientSession, url: str, breakers: dict[str, str]) -> list[tuple[str, str]]:
+    async with session.get(f"{url}/healthz") as response:
+        targets = orjson.loads(await response.read())["targets"]
+    changed = [(label, info["breaker"]) for label, info in targets.items() if breakers.get(label) != info["breaker"]]
+    known = bool(breakers)
+    breakers.update({label: info["breaker"] for label, info in targets.items()})
+    return changed if known else []
+
+
+def _log_to(path: Path) -> None:
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("releve")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+class _NoLive:
+    """Stands in for rich.live.Live when the output is not a terminal (CI, a pipe)."""
+
+    def __enter__(self) -> _NoLive:
+        return self
+
+    def __exit__(self, *args: object) -> None:
+        return None
+
+    def update(self, renderable: object) -> None:
+        return None

@@ -1,0 +1,45 @@
+"""The demo's script: what breaks when, as data, so the view and the summary can show it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    at: float                    # seconds from the start of traffic
+    title: str                   # what a watcher is told
+    faults: tuple[dict[str, Any], ...]  # the primary's faults from then on (empty: healthy)
+
+
+def steps(duration: float) -> tuple[Step, ...]:
+    """Healthy, then errors, then a hang, then recovery, scaled to the duration."""
+    return (
+        Step(0.0, "all providers healthy", ()),
+        Step(duration * 0.22, "primary answers 503 to everything", ({"kind": "status", "status": 503},)),
+        Step(duration * 0.44, "primary hangs: connections open, no answer", ({"kind": "hang"},)),
+        Step(duration * 0.66, "primary is back", ()),
+    )
+
+
+def demo_config(primary: str, secondary: str, tertiary: str) -> dict[str, Any]:
+    return {
+        "server": {"listen": "127.0.0.1:0", "access_log": False},
+        "auth": "none",
+        "breaker": {"consecutive_failures": 3, "open_for": "4s"},
+        "providers": {
+            "openai": {"kind": "openai-compatible", "base_url": primary, "region": "us"},
+            "mistral": {"kind": "openai-compatible", "base_url": secondary, "region": "eu"},
+            "local": {"kind": "openai-compatible", "base_url": tertiary, "region": "on-premises"},
+        },
+        "routes": {
+            "support-assistant": {
+                "strategy": "priority",
+                "targets": [{"provider": "openai", "model": "gpt-4o-mini"},
+                            {"provider": "mistral", "model": "mistral-small-latest"},
+                            {"provider": "local", "model": "llama3.2"}],
+                "timeout": "10s", "attempt_timeout": "1s", "retries": 1,
+            },
+        },
+    }
