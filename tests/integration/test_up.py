@@ -84,17 +84,27 @@ async def test_sigterm_lets_in_flight_requests_and_streams_finish(tmp_path: Path
         process.wait()
 
 
-def children(pid: int) -> list[int]:
+def worker_pids(pid: int) -> list[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             try:
                 stat = Path(f"/proc/{entry}/stat").read_text()
+                cmdline = Path(f"/proc/{entry}/cmdline").read_bytes()
             except OSError:
                 continue
-            if int(stat.rpartition(")")[2].split()[1]) == pid:
+            if int(stat.rpartition(")")[2].split()[1]) == pid and b"spawn_main" in cmdline \
+                    and b"resource_tracker" not in cmdline:
                 found.append(int(entry))
     return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
 
 
 async def test_several_workers_serve_one_port_and_stop_together(tmp_path: Path, slow_sim: SimulatorThread) -> None:
@@ -102,17 +112,16 @@ async def test_several_workers_serve_one_port_and_stop_together(tmp_path: Path, 
     process, url = start_up(tmp_path, slow_sim, workers=2)
     try:
         deadline = time.monotonic() + 20
-        while len(children(process.pid)) < 2 and time.monotonic() < deadline:
+        while len(worker_pids(process.pid)) < 2 and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        workers = children(process.pid)
-        assert len(workers) >= 2
+        workers = worker_pids(process.pid)
+        assert len(workers) == 2
         async with aiohttp.ClientSession() as session:
             results = await asyncio.gather(*(chat(session, url) for _ in range(20)))
         assert [status for status, _ in results] == [200] * 20
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0, (tmp_path / "releve.log").read_text()
-        assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
-                    and "zombie" not in Path(f"/proc/{pid}/status").read_text()]
+        assert not [pid for pid in workers if alive(pid)]
     finally:
         process.kill()
         process.wait()

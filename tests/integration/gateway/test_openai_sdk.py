@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import openai
 import pytest
 
@@ -11,9 +13,10 @@ from support.gateway import CLIENT_KEY
 
 
 @pytest.fixture
-def client(gateway: GatewayThread) -> openai.OpenAI:
+def client(gateway: GatewayThread) -> Iterator[openai.OpenAI]:
     """An SDK client pointed at the gateway, with its own retries off."""
-    return openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0)
+    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=CLIENT_KEY, max_retries=0) as client:
+        yield client
 
 
 def test_chat_completion(client: openai.OpenAI, primary: SimulatorThread) -> None:

@@ -1,0 +1,163 @@
+"""Reading OpenAI request bodies: validate once, keep only what the answer needs.
+
+The simulator rejects what OpenAI rejects (a 400 in OpenAI's error shape, with
+`param` naming the field) so that a gateway's handling of client mistakes can
+be tested against it, and it is lenient about everything else it does not use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+__all__ = [
+    "UNPARSABLE",
+    "ApiError",
+    "ChatRequest",
+    "EmbeddingsRequest",
+    "load_body",
+    "parse_chat",
+    "parse_embeddings",
+]
+
+UNPARSABLE: Final = object()
+MAX_DIMENSIONS = 8192
+DEFAULT_DIMENSIONS = 8
+
+
+class ApiError(Exception):
+    """A request the simulator answers with an OpenAI-shaped error instead of an answer."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        code: str | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.code = code
+        self.param = param
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    model: str
+    last_user_text: str
+    prompt_tokens: int
+    stream: bool
+    include_usage: bool
+    max_tokens: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingsRequest:
+    model: str
+    inputs: tuple[str, ...]
+    dimensions: int
+    base64: bool
+
+
+def load_body(raw: bytes) -> Any:
+    """Parse a request body once; None when empty, `UNPARSABLE` when it is not JSON."""
+    if not raw:
+        return None
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return UNPARSABLE
+
+
+def parse_chat(body: Any) -> ChatRequest:
+    body = _object(body)
+    model = _model(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise ApiError(400, "'messages' must be a non-empty array of message objects.", param="messages")
+    prompt_tokens = 0
+    last_user_text = ""
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            raise ApiError(400, f"messages[{i}] must be an object with a string 'role'.", param=f"messages[{i}]")
+        text = _text(message.get("content"), i)
+        prompt_tokens += len(text.split())
+        if message["role"] == "user":
+            last_user_text = text
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise ApiError(400, "'stream' must be a boolean.", param="stream")
+    options = body.get("stream_options")
+    include_usage = isinstance(options, dict) and options.get("include_usage") is True
+    max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
+    if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
+        raise ApiError(400, "'max_tokens' must be an integer >= 1.", param="max_tokens")
+    return ChatRequest(model, last_user_text, prompt_tokens, bool(stream), include_usage, max_tokens)
+
+
+def parse_embeddings(body: Any) -> EmbeddingsRequest:
+    body = _object(body)
+    model = _model(body)
+    value = body.get("input")
+    if isinstance(value, str):
+        inputs: tuple[str, ...] = (value,)
+    elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        inputs = tuple(value)
+    else:
+        raise ApiError(400, "'input' must be a string or a non-empty array of strings.", param="input")
+    dimensions = body.get("dimensions", DEFAULT_DIMENSIONS)
+    if isinstance(dimensions, bool) or not isinstance(dimensions, int) or not 1 <= dimensions <= MAX_DIMENSIONS:
+        raise ApiError(400, f"'dimensions' must be an integer between 1 and {MAX_DIMENSIONS}.", param="dimensions")
+    encoding = body.get("encoding_format", "float")
+    if encoding not in ("float", "base64"):
+        raise ApiError(400, "'encoding_format' must be 'float' or 'base64'.", param="encoding_format")
+    return EmbeddingsRequest(model, inputs, dimensions, encoding == "base64")
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if body is UNPARSABLE:
+        raise ApiError(400, "We could not parse the JSON body of your request: it is not valid JSON.")
+    if not isinstance(body, dict):
+        raise ApiError(400, "The request body must be a JSON object.")
+    return body
+
+
+def _model(body: dict[str, Any]) -> str:
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise ApiError(400, "you must provide a model parameter", param="model")
+    return model
+
+
+def _text(content: Any, index: int) -> str:
+    """A message's text: a string, or the `text` parts of a list joined by spaces."""
+    if isinstance(content, str):
+        return content
+    if content is None:
+        return ""
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if not isinstance(part, dict):
+                raise ApiError(
+                    400, f"messages[{index}].content parts must be objects.", param=f"messages[{index}].content"
+                )
+            if part.get("type") == "text":
+                text = part.get("text")
+                if not isinstance(text, str):
+                    raise ApiError(
+                        400,
+                        f"messages[{index}].content text parts need a string 'text'.",
+                        param=f"messages[{index}].content",
+                    )
+                texts.append(text)
+        return " ".join(texts)
+    raise ApiError(
+        400, f"messages[{index}].content must be a string or an array of parts.", param=f"messages[{index}].content"
+    )

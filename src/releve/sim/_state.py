@@ -1,0 +1,40 @@
+"""The state one simulator keeps between requests, stored on its aiohttp application."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from ._answers import models
+from ._faults import Fault
+from ._plan import FaultPlan
+from ._stats import Stats
+
+__all__ = ["SIM", "SimState"]
+
+
+class SimState:
+    """Everything a handler needs, built once per app so a request only does lookups."""
+
+    __slots__ = ("authorization", "closing", "models_body", "name", "plan", "seq", "stats")
+
+    def __init__(self, name: str, api_key: str | None, faults: Sequence[Fault], seed: int | None) -> None:
+        self.name = name
+        # The exact header value to compare against, so checking a key is one string comparison.
+        self.authorization = None if api_key is None else f"Bearer {api_key}"
+        self.plan = FaultPlan(faults, seed)
+        self.stats = Stats(name)
+        self.seq = 0
+        self.models_body = models(name)
+        # Set at shutdown so held requests (hang, blackhole) end at once instead of
+        # making the runner wait out its grace period. Binds to a loop only when awaited.
+        self.closing = asyncio.Event()
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+
+SIM = web.AppKey("releve.sim", SimState)
