@@ -8,9 +8,11 @@ while the primary is broken (errors, then a hang) and brought back.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
@@ -36,7 +38,11 @@ def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | N
     """Run the scripted outage; 0 when no client request failed."""
     console = console or Console()
     log_path = Path(tempfile.gettempdir()) / "releve-demo.log"
-    _log_to(log_path)
+    with _logging_to(log_path):
+        return _run(duration, rate, console, log_path)
+
+
+def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
     sims = [SimulatorThread(name) for name in ("openai-sim", "mistral-sim", "local-sim")]
     for sim in sims:
         sim.start()
@@ -109,13 +115,22 @@ async def _poll_breakers(session: aiohttp.ClientSession, url: str, breakers: dic
     return changed if known else []
 
 
-def _log_to(path: Path) -> None:
+@contextlib.contextmanager
+def _logging_to(path: Path) -> Iterator[None]:
+    """The gateway's log goes to a file while the demo owns the terminal; restored after."""
     handler = logging.FileHandler(path, mode="w", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     root = logging.getLogger("releve")
+    saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], level, root.propagate = saved
+        root.setLevel(level)
+        handler.close()
 
 
 class _NoLive:
