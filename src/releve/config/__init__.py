@@ -13,7 +13,6 @@ from ._models import (
     ProviderKind,
     RouteConfig,
     ServerConfig,
-    StorageConfig,
     Strategy,
     TargetConfig,
 )
@@ -32,7 +31,6 @@ __all__ = [
     "RouteConfig",
     "ServerConfig",
     "Severity",
-    "StorageConfig",
     "Strategy",
     "TargetConfig",
     "config_from_mapping",

@@ -7,7 +7,7 @@ frozen values when it starts, and never touches pydantic per request.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -24,7 +24,6 @@ __all__ = [
     "ProviderKind",
     "RouteConfig",
     "ServerConfig",
-    "StorageConfig",
     "Strategy",
     "TargetConfig",
 ]
@@ -72,10 +71,6 @@ class ServerConfig(_Model):
         return int(self.listen.rpartition(":")[2])
 
 
-class StorageConfig(_Model):
-    url: str = "sqlite:///releve.db"
-
-
 class EventsConfig(_Model):
     queue_size: Annotated[int, Field(ge=16)] = 10_000
 
@@ -84,9 +79,7 @@ class ProviderConfig(_Model):
     kind: ProviderKind
     base_url: str
     api_key: str | None = None
-    region: str | None = None
-    personal_data: bool | Literal["pseudonymized"] = False
-    status_feed: str | None = None
+    region: str | None = None  # descriptive for now: shown in the plan, not yet enforced
     max_connections: Annotated[int, Field(ge=1)] = 256
     connect_timeout: Duration = 5.0
     headers: dict[str, str] = Field(default_factory=dict)
@@ -146,7 +139,6 @@ class ClientConfig(_Model):
 
 class Config(_Model):
     server: ServerConfig = ServerConfig()
-    storage: StorageConfig = StorageConfig()
     events: EventsConfig = EventsConfig()
     auth: AuthMode = AuthMode.KEYS
     clients: dict[str, ClientConfig] = Field(default_factory=dict)
