@@ -87,6 +87,7 @@ class App:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        self.router.close()
         for transport in self._transports.values():
             await transport.close()
 

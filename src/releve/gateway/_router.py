@@ -24,6 +24,7 @@ from typing import TypeVar
 from releve.clock import Clock
 from releve.errors import NoTargetAvailable, UpstreamError
 
+from ._deadlines import DeadlineWheel
 from ._events import AttemptFailed, EventBus, ServedByFallback
 from ._plan import RoutePlan, Target
 from ._sse import first_chunk_problem
@@ -69,6 +70,17 @@ class Router:
         self._clock = clock
         self._bus = bus
         self._rng = rng or random.Random()
+        self._wheel: DeadlineWheel | None = None
+
+    def _start_wheel(self) -> DeadlineWheel:
+        # Built on first use, inside the server's event loop.
+        self._wheel = DeadlineWheel()
+        return self._wheel
+
+    def close(self) -> None:
+        if self._wheel is not None:
+            self._wheel.close()
+            self._wheel = None
 
     async def send(self, plan: RoutePlan, body: dict[str, object], path: str) -> Served:
         async def attempt(target: Target, call: UpstreamCall) -> UpstreamResponse:
@@ -99,6 +111,7 @@ class Router:
     async def _run(self, plan: RoutePlan, body: dict[str, object], path: str,
                    attempt: Callable[[Target, UpstreamCall], Awaitable[_T]]) -> tuple[_T, Target, int]:
         clock = self._clock
+        wheel = self._wheel or self._start_wheel()
         deadline = clock.now() + plan.timeout
         outcomes: list[_Outcome] = []
         attempts = 0
@@ -131,10 +144,13 @@ class Router:
                 tried = True
                 attempts += 1
                 limit = min(plan.attempt_timeout, remaining)
+                deadline_for_attempt = wheel.arm(limit)
                 try:
-                    async with asyncio.timeout(limit):
-                        result = await attempt(target, UpstreamCall(path, target.encode(body)))
-                except TimeoutError:
+                    result = await attempt(target, UpstreamCall(path, target.encode(body)))
+                except asyncio.CancelledError:
+                    if not deadline_for_attempt.expired():
+                        health.breaker.abandon_trial()
+                        raise
                     self._failed(plan, target, UpstreamError(f"timed out after {_secs(limit)}", timeout=True),
                                  outcomes)
                     continue
@@ -148,6 +164,8 @@ class Router:
                 except BaseException:
                     health.breaker.abandon_trial()
                     raise
+                finally:
+                    wheel.disarm(deadline_for_attempt)
                 health.breaker.record_success()
                 if plan.is_fallback(target, attempts):
                     self._bus.publish(ServedByFallback(plan.name, target.label, attempts, clock.now()))
