@@ -1,12 +1,22 @@
 """Prometheus metrics for the gateway, on a registry owned by the app (never global).
 
-Labelled children are bound once and cached: `labels()` parses its arguments
-on every call, which the hot path should not pay for.
+The per-request figures are plain integers kept by the event loop's own
+thread and turned into Prometheus families only when /metrics is scraped:
+prometheus_client's counters and histograms take a lock on every update,
+which the request path should not pay for. The rare events (failed
+attempts, failovers, breaker changes) arrive through the event bus, off the
+request path, and use prometheus_client's types directly.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from ._breaker import BreakerState
 from ._events import AttemptFailed, BreakerChanged, Event, EventBus, ServedByFallback
@@ -17,15 +27,47 @@ _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerStat
 _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
+class _RequestStats:
+    __slots__ = ("buckets", "count", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.buckets = [0] * (len(_BUCKETS) + 1)  # the last one is +Inf
+
+
+class _RequestCollector(Collector):
+    def __init__(self, stats: dict[tuple[str, str, str], _RequestStats]) -> None:
+        self._stats = stats
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily("releve_requests", "Client requests by route, serving target and outcome",
+                                       labels=["route", "target", "outcome"])
+        per_route: dict[str, _RequestStats] = defaultdict(_RequestStats)
+        for (route, target, outcome), stats in list(self._stats.items()):
+            requests.add_metric([route, target, outcome], stats.count)
+            merged = per_route[route]
+            merged.count += stats.count
+            merged.total += stats.total
+            merged.buckets = [a + b for a, b in zip(merged.buckets, stats.buckets, strict=True)]
+        yield requests
+        latency = HistogramMetricFamily("releve_request_duration_seconds", "Client request latency (to the last "
+                                        "byte for plain answers, to the first for streams)", labels=["route"])
+        for route, stats in per_route.items():
+            cumulative, buckets = 0, []
+            for bound, count in zip((*map(str, _BUCKETS), "+Inf"), stats.buckets, strict=True):
+                cumulative += count
+                buckets.append((bound, cumulative))
+            latency.add_metric([route], buckets, stats.total)
+        yield latency
+
+
 class GatewayMetrics:
     def __init__(self, bus: EventBus, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
-        self._requests = Counter("releve_requests", "Client requests by route, serving target and outcome",
-                                 ["route", "target", "outcome"], registry=r)
-        self._latency = Histogram("releve_request_duration_seconds", "Client request latency (to the "
-                                  "last byte for plain answers, to the first for streams)",
-                                  ["route"], buckets=_BUCKETS, registry=r)
+        self._stats: dict[tuple[str, str, str], _RequestStats] = {}
+        r.register(_RequestCollector(self._stats))
         self._attempt_failures = Counter("releve_attempt_failures", "Failed upstream attempts by kind",
                                          ["route", "target", "kind"], registry=r)
         self._failovers = Counter("releve_failovers", "Requests served by a target other than the first",
@@ -37,16 +79,15 @@ class GatewayMetrics:
         dropped = Gauge("releve_events_dropped", "Gateway events dropped because the bus was full",
                         registry=r)
         dropped.set_function(lambda: bus.dropped)
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, route: str, target: str, outcome: str, seconds: float) -> None:
         key = (route, target, outcome)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (self._requests.labels(route, target, outcome),
-                                              self._latency.labels(route))
-        children[0].inc()
-        children[1].observe(seconds)
+        stats = self._stats.get(key)
+        if stats is None:
+            stats = self._stats[key] = _RequestStats()
+        stats.count += 1
+        stats.total += seconds
+        stats.buckets[bisect_left(_BUCKETS, seconds)] += 1
 
     def set_breaker(self, target: str, state: BreakerState) -> None:
         self._breaker.labels(target).set(_BREAKER_VALUE[state])

@@ -122,34 +122,39 @@ class OpenAIApi:
         # Latency for streams is time to first byte: what a user waits for.
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
-        watcher = DoneWatcher()
-        watcher.feed(served.first)
+        done = DoneWatcher()
+        done.feed(served.first)
+        # The relay runs in this task; a watcher cancels it if the client leaves, which also closes
+        # the upstream stream (uvicorn's send() ignores a gone client silently).
+        this_task = asyncio.current_task()
+        client_left = False
 
-        async def pump() -> str | None:
-            await send({"type": "http.response.body", "body": served.first, "more_body": True})
-            try:
-                async for chunk in served.chunks:
-                    watcher.feed(chunk)
-                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            except UpstreamError as exc:
-                return exc.reason
-            return None if watcher.done else "the stream ended before it was complete"
-
-        async def client_left() -> None:
+        async def watch_client() -> None:
+            nonlocal client_left
             while (await receive())["type"] != "http.disconnect":
                 pass
+            client_left = True
+            if this_task is not None:
+                this_task.cancel()
 
-        relay = asyncio.ensure_future(pump())
-        listener = asyncio.ensure_future(client_left())
+        watcher = asyncio.ensure_future(watch_client())
+        problem: str | None = None
         try:
-            await asyncio.wait((relay, listener), return_when=asyncio.FIRST_COMPLETED)
+            await send({"type": "http.response.body", "body": served.first, "more_body": True})
+            async for chunk in served.chunks:
+                done.feed(chunk)
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            if not done.done:
+                problem = "the stream ended before it was complete"
+        except UpstreamError as exc:
+            problem = exc.reason
+        except asyncio.CancelledError:
+            if client_left and this_task is not None and this_task.uncancel() == 0:
+                return  # the client left: nothing more to send
+            raise
         finally:
-            for task in (relay, listener):
-                task.cancel()
+            watcher.cancel()
             await served.stream.aclose()
-        if relay.cancelled() or listener.done():
-            return  # the client left: nothing more to send
-        problem = relay.result()
         if problem is not None:
             target.health.breaker.record_failure()
             self._metrics.observe_request(plan.name, target.label, "interrupted", 0.0)

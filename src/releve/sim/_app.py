@@ -80,6 +80,13 @@ def _models(sim: SimState, body: Any) -> bytes:
 def _api(path: str, answer: Answer) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         sim = request.app[SIM]
+        sim.stats.in_flight += 1
+        try:
+            return await answer_request(request, sim)
+        finally:
+            sim.stats.in_flight -= 1
+
+    async def answer_request(request: web.Request, sim: SimState) -> web.StreamResponse:
         body = load_body(await request.read())
         authorization = request.headers.get("Authorization")
         sim.stats.request(path, None if body is UNPARSABLE else body, authorization is not None)

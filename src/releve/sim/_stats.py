@@ -19,11 +19,12 @@ RECEIVED_WINDOW = 1000
 
 
 class Stats:
-    __slots__ = ("_by_path", "_by_status", "_faults", "_received", "_requests", "name")
+    __slots__ = ("_by_path", "_by_status", "_faults", "_received", "_requests", "in_flight", "name")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self._requests = 0
+        self.in_flight = 0  # requests being handled now: shows whether a client really went away
         self._by_path: Counter[str] = Counter()
         self._by_status: Counter[int] = Counter()
         self._faults: Counter[str] = Counter()
@@ -64,6 +65,7 @@ class Stats:
         return {
             "name": self.name,
             "requests": self._requests,
+            "in_flight": self.in_flight,
             "by_path": dict(self._by_path),
             "by_status": {str(k): v for k, v in sorted(self._by_status.items())},
             "faults_applied": dict(self._faults),

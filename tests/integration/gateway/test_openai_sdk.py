@@ -70,3 +70,25 @@ def test_cut_stream_ends_with_an_error_event(client: openai.OpenAI, primary: Sim
     with pytest.raises(openai.APIError, match="broke off mid-stream"):
         for _ in stream:
             pass
+
+
+async def test_client_leaving_mid_stream_closes_the_upstream(gateway: GatewayThread,
+                                                             primary: SimulatorThread) -> None:
+    """When the client hangs up on a stream, the gateway stops reading from the provider too."""
+    import asyncio
+
+    import aiohttp
+
+    primary.set_faults({"kind": "chunk_delay", "ms": 100})
+    body = {"model": "assistant", "stream": True,
+            "messages": [{"role": "user", "content": " ".join(["word"] * 100)}]}
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {CLIENT_KEY}"}) as session:
+        response = await session.post(f"{gateway.url}/v1/chat/completions", json=body)
+        await response.content.readany()
+        assert primary.stats()["in_flight"] == 1
+        response.close()  # the client goes away ten seconds before the stream would end
+    for _ in range(100):
+        if primary.stats()["in_flight"] == 0:
+            break
+        await asyncio.sleep(0.02)
+    assert primary.stats()["in_flight"] == 0
