@@ -80,7 +80,9 @@ class ProviderConfig(_Model):
     base_url: str
     api_key: str | None = None
     region: str | None = None  # descriptive for now: shown in the plan, not yet enforced
-    max_connections: Annotated[int, Field(ge=1)] = 256
+    # Open connections to this provider (0: no cap). Past the cap aiohttp queues requests out of
+    # sight, so keep it above the concurrency you expect; streams hold a connection each.
+    max_connections: Annotated[int, Field(ge=0)] = 1024
     connect_timeout: Duration = 5.0
     headers: dict[str, str] = Field(default_factory=dict)
 
