@@ -3,6 +3,7 @@
     ReleveError
     ├── ConfigError                 releve.yaml is invalid (names the key path)
     ├── StoreError
+    ├── Untranslatable              a request uses a feature a provider family cannot carry
     └── GatewayError                a client request could not be served
         ├── InvalidRequest          the client's own mistake (400/404/413/…)
         ├── Unauthorized            missing or wrong client key (401)
@@ -26,6 +27,18 @@ class ConfigError(ReleveError):
 
 class StoreError(ReleveError):
     """Persistent state could not be read or written."""
+
+
+class Untranslatable(ReleveError):
+    """A request (or answer) uses a feature the other API family cannot express.
+
+    Raised by the format translators. The router skips that target and says
+    why; it is never a reason to drop part of a request silently.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class GatewayError(ReleveError):
