@@ -3,11 +3,13 @@
 Everything here is a pure function of the request, the simulator's name and a
 sequence number, so a test can predict an answer exactly and a benchmark
 measures the gateway rather than the simulator. `created` is a constant for
-the same reason: two runs give byte-identical bodies.
+the same reason: two runs give byte-identical bodies. What to answer is
+decided in `_conversation.reply`, shared with the other families; this module
+only spells it the OpenAI way (Azure OpenAI uses it too).
 
-A "token" is a whitespace-separated word. Streaming splits the answer into one
-piece per word, each keeping its leading whitespace, so the concatenated deltas
-reproduce the non-streaming content exactly.
+Streaming sends one piece per word, each keeping its leading whitespace, so
+the concatenated deltas reproduce the non-streaming content exactly; a tool
+call's arguments arrive in several pieces, as OpenAI sends them.
 """
 
 from __future__ import annotations
@@ -15,13 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
-import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 import orjson
 
+from ._conversation import Finish, Reply, reply, split_arguments
 from ._requests import ChatRequest, EmbeddingsRequest
 
 __all__ = [
@@ -29,7 +31,7 @@ __all__ = [
     "DONE",
     "MALFORMED_EVENT",
     "MODEL_IDS",
-    "answer_pieces",
+    "TOOL_CALL_ID",
     "chat_chunks",
     "chat_completion",
     "embedding_vector",
@@ -42,32 +44,40 @@ __all__ = [
 CREATED: Final = 1_700_000_000
 MODEL_IDS: Final = ("gpt-4o", "gpt-4o-mini", "text-embedding-3-small", "sim-echo")
 DONE: Final = b"data: [DONE]\n\n"
+TOOL_CALL_ID: Final = "call_sim_1"
 # An event whose data is cut inside a JSON object: what a broken upstream relays.
 MALFORMED_EVENT: Final = b'data: {"id": "chatcmpl-sim-malformed", "object": "chat.completion.chunk", "choi\n\n'
-
-# One word with the whitespace before it; trailing whitespace sticks to the last word.
-_PIECE = re.compile(r"\s*\S+\s*$|\s*\S+")
-
-
-def answer_pieces(name: str, request: ChatRequest) -> tuple[list[str], str]:
-    """The answer's word pieces after `max_tokens`, and the finish reason that implies."""
-    pieces = _PIECE.findall(f"{name} heard: {request.last_user_text}")
-    limit = request.max_tokens
-    if limit is not None and len(pieces) > limit:
-        return pieces[:limit], "length"
-    return pieces, "stop"
+FINISH_REASONS: Final[Mapping[Finish, str]] = {
+    Finish.STOP: "stop",
+    Finish.LENGTH: "length",
+    Finish.STOP_SEQUENCE: "stop",
+    Finish.TOOL_CALL: "tool_calls",
+}
 
 
 def _usage(request: ChatRequest, completion_tokens: int) -> dict[str, int]:
+    prompt_tokens = request.conversation.prompt_tokens
     return {
-        "prompt_tokens": request.prompt_tokens,
+        "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
-        "total_tokens": request.prompt_tokens + completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
+
+
+def _message(answer: Reply) -> dict[str, Any]:
+    call = answer.tool_call
+    if call is None:
+        return {"role": "assistant", "content": answer.text}
+    function = {"name": call.name, "arguments": call.arguments_json}
+    return {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [{"id": TOOL_CALL_ID, "type": "function", "function": function}],
     }
 
 
 def chat_completion(name: str, request: ChatRequest, seq: int) -> bytes:
-    pieces, finish_reason = answer_pieces(name, request)
+    answer = reply(name, request.conversation)
     return orjson.dumps(
         {
             "id": f"chatcmpl-sim-{seq}",
@@ -77,19 +87,19 @@ def chat_completion(name: str, request: ChatRequest, seq: int) -> bytes:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": "".join(pieces)},
+                    "message": _message(answer),
                     "logprobs": None,
-                    "finish_reason": finish_reason,
+                    "finish_reason": FINISH_REASONS[answer.finish],
                 }
             ],
-            "usage": _usage(request, len(pieces)),
+            "usage": _usage(request, answer.output_tokens),
         }
     )
 
 
 def chat_chunks(name: str, request: ChatRequest, seq: int) -> Iterator[bytes]:
-    """SSE events: role, one per word, finish, optional usage, then `[DONE]`."""
-    pieces, finish_reason = answer_pieces(name, request)
+    """SSE events: role, one per word (or argument piece), finish, optional usage, then `[DONE]`."""
+    answer = reply(name, request.conversation)
     base: dict[str, Any] = {
         "id": f"chatcmpl-sim-{seq}",
         "object": "chat.completion.chunk",
@@ -97,16 +107,25 @@ def chat_chunks(name: str, request: ChatRequest, seq: int) -> Iterator[bytes]:
         "model": request.model,
     }
 
-    def event(delta: dict[str, str], finish: str | None) -> bytes:
+    def event(delta: dict[str, Any], finish: str | None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return b"data: " + orjson.dumps({**base, "choices": [choice]}) + b"\n\n"
 
-    yield event({"role": "assistant", "content": ""}, None)
-    for piece in pieces:
-        yield event({"content": piece}, None)
-    yield event({}, finish_reason)
+    call = answer.tool_call
+    if call is None:
+        yield event({"role": "assistant", "content": ""}, None)
+        for piece in answer.pieces:
+            yield event({"content": piece}, None)
+    else:
+        function = {"name": call.name, "arguments": ""}
+        start = {"index": 0, "id": TOOL_CALL_ID, "type": "function", "function": function}
+        yield event({"role": "assistant", "content": None, "tool_calls": [start]}, None)
+        for piece in split_arguments(call.arguments_json):
+            yield event({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]}, None)
+    yield event({}, FINISH_REASONS[answer.finish])
     if request.include_usage:
-        yield b"data: " + orjson.dumps({**base, "choices": [], "usage": _usage(request, len(pieces))}) + b"\n\n"
+        usage = _usage(request, answer.output_tokens)
+        yield b"data: " + orjson.dumps({**base, "choices": [], "usage": usage}) + b"\n\n"
     yield DONE
 
 

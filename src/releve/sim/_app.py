@@ -1,23 +1,28 @@
-"""The simulator's aiohttp application: OpenAI routes, admin routes, and the fault hook.
+"""The simulator's aiohttp application: every family's routes, the admin routes, and the fault hook.
 
-Every API route runs the same steps: read and record the request, pick faults,
-apply the ones that act before an answer (latency, errors, hangs, resets),
-check the key, answer. With no fault active the answer is a single
-`web.Response`, which keeps the simulator cheap enough to serve as the
-upstream in benchmarks.
+Every API route, whatever its family (OpenAI, Anthropic, Gemini, Azure
+OpenAI), runs the same steps: read and record the request, pick faults, apply
+the ones that act before an answer (latency, errors, hangs, resets), check the
+key, answer. Only the `Family` value of the route says how keys are read and
+errors and broken streams are spelled, so a fault means the same thing on
+every path. With no fault active the answer is a single `web.Response`, which
+keeps the simulator cheap enough to serve as the upstream in benchmarks.
 """
 
 from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from . import _anthropic, _azure, _gemini
 from ._admin import add_admin_routes
-from ._answers import chat_chunks, chat_completion, embeddings, error_body, malformed
+from ._answers import chat_chunks, chat_completion, embeddings, malformed
+from ._family import OPENAI, Family, Stream
 from ._faults import Fault, FaultKind
 from ._plan import Injection
 from ._requests import UNPARSABLE, ApiError, load_body, parse_chat, parse_embeddings
@@ -26,21 +31,66 @@ from ._wire import JSON, drop, hold, send_plain, send_stream
 
 __all__ = ["API_PATHS", "build_simulator_app"]
 
-CHAT_PATH = "/v1/chat/completions"
-EMBEDDINGS_PATH = "/v1/embeddings"
-MODELS_PATH = "/v1/models"
-API_PATHS = (CHAT_PATH, EMBEDDINGS_PATH, MODELS_PATH)
 # Room for long prompts and large embedding batches; aiohttp's default is 1 MiB.
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
-Answer = Callable[[SimState, Any], bytes | Iterator[bytes]]
+Answer = Callable[[SimState, web.Request, Any], bytes | Stream]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API route: its family, its answer, and what its URL says that the body does not.
+
+    `model_param` names the URL segment holding the model (Gemini's model,
+    Azure's deployment); `streams` is set when the URL, not the body, decides
+    whether the answer streams.
+    """
+
+    family: Family
+    answer: Answer
+    method: str = "POST"
+    model_param: str | None = None
+    streams: bool | None = None
+
+
+def _chat(sim: SimState, request: web.Request, body: Any) -> bytes | Stream:
+    parsed = parse_chat(body)
+    seq = sim.next_seq()
+    if parsed.stream:
+        return Stream(chat_chunks(sim.name, parsed, seq))
+    return chat_completion(sim.name, parsed, seq)
+
+
+def _embeddings(sim: SimState, request: web.Request, body: Any) -> bytes | Stream:
+    return embeddings(parse_embeddings(body))
+
+
+def _models(sim: SimState, request: web.Request, body: Any) -> bytes | Stream:
+    return sim.models_body
+
+
+ENDPOINTS: Mapping[str, Endpoint] = {
+    "/v1/chat/completions": Endpoint(OPENAI, _chat),
+    "/v1/embeddings": Endpoint(OPENAI, _embeddings),
+    "/v1/models": Endpoint(OPENAI, _models, "GET"),
+    "/v1/messages": Endpoint(_anthropic.ANTHROPIC, _anthropic.answer),
+    "/v1beta/models/{model}:generateContent": Endpoint(
+        _gemini.GEMINI, _gemini.answer, model_param="model", streams=False
+    ),
+    "/v1beta/models/{model}:streamGenerateContent": Endpoint(
+        _gemini.GEMINI, _gemini.stream_answer, model_param="model", streams=True
+    ),
+    "/openai/deployments/{deployment}/chat/completions": Endpoint(_azure.AZURE, _azure.chat, model_param="deployment"),
+    "/openai/deployments/{deployment}/embeddings": Endpoint(_azure.AZURE, _azure.embed, model_param="deployment"),
+}
+API_PATHS = tuple(ENDPOINTS)
 
 
 def build_simulator_app(
     name: str, *, api_key: str | None = None, faults: Sequence[Fault] = (), seed: int | None = None
 ) -> web.Application:
-    """An OpenAI-compatible provider named `name`, with `faults` active from the start.
+    """A provider named `name` that speaks every family's API, with `faults` active from the start.
 
     Building the app opens nothing: sockets and loops belong to whoever runs it.
     """
@@ -49,9 +99,9 @@ def build_simulator_app(
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SIM] = SimState(name, api_key, faults, seed)
     app.on_shutdown.append(_on_shutdown)
-    app.router.add_post(CHAT_PATH, _api(CHAT_PATH, _chat))
-    app.router.add_post(EMBEDDINGS_PATH, _api(EMBEDDINGS_PATH, _embeddings))
-    app.router.add_get(MODELS_PATH, _api(MODELS_PATH, _models))
+    for path, endpoint in ENDPOINTS.items():
+        # Any method reaches the handler, which answers a wrong one with a 405 in the family's shape.
+        app.router.add_route("*", path, _api(endpoint))
     add_admin_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
@@ -61,25 +111,15 @@ async def _on_shutdown(app: web.Application) -> None:
     app[SIM].closing.set()
 
 
-def _chat(sim: SimState, body: Any) -> bytes | Iterator[bytes]:
-    request = parse_chat(body)
-    seq = sim.next_seq()
-    if request.stream:
-        return chat_chunks(sim.name, request, seq)
-    return chat_completion(sim.name, request, seq)
+def _api(endpoint: Endpoint) -> Handler:
+    family = endpoint.family
+    methods = (endpoint.method, "HEAD") if endpoint.method == "GET" else (endpoint.method,)
 
-
-def _embeddings(sim: SimState, body: Any) -> bytes:
-    return embeddings(parse_embeddings(body))
-
-
-def _models(sim: SimState, body: Any) -> bytes:
-    return sim.models_body
-
-
-def _api(path: str, answer: Answer) -> Handler:
     async def handle(request: web.Request) -> web.StreamResponse:
         sim = request.app[SIM]
+        if request.method not in methods:
+            message = f"Method {request.method} is not allowed on {request.path}."
+            return _unrouted(request, sim, family, ApiError(405, message, code="method_not_allowed"))
         sim.stats.in_flight += 1
         try:
             return await answer_request(request, sim)
@@ -88,20 +128,30 @@ def _api(path: str, answer: Answer) -> Handler:
 
     async def answer_request(request: web.Request, sim: SimState) -> web.StreamResponse:
         body = load_body(await request.read())
-        authorization = request.headers.get("Authorization")
-        sim.stats.request(path, None if body is UNPARSABLE else body, authorization is not None)
+        sent = family.sent_key(request)
+        path = request.path
+        model = None if endpoint.model_param is None else request.match_info[endpoint.model_param]
+        sim.stats.request(
+            path,
+            None if body is UNPARSABLE else body,
+            sent is not None,
+            family=family.name,
+            model=model,
+            stream=endpoint.streams,
+        )
         injection = sim.plan.select(path) if sim.plan.active else None
         if injection is not None:
             sim.stats.faults(injection.kinds)
-            early = await _before_answer(request, sim, injection)
+            early = await _before_answer(request, sim, injection, family)
             if early is not None:
                 return early
         try:
-            _check_key(sim, authorization)
-            result = answer(sim, body)
+            if sim.api_key is not None and sent != sim.api_key:
+                raise family.key_error(sim.name, sent is not None)
+            result = endpoint.answer(sim, request, body)
         except ApiError as exc:
             sim.stats.status(exc.status)
-            return await _send(request, exc.status, error_body(exc.message, exc.type, exc.code, exc.param), injection)
+            return await _send(request, exc.status, family.error_body(exc), injection)
         sim.stats.status(200)
         if isinstance(result, bytes):
             if injection is None:
@@ -109,19 +159,9 @@ def _api(path: str, answer: Answer) -> Handler:
             if injection.malformed:
                 result = malformed(result)
             return await send_plain(request, 200, result, injection, cut=injection.cut_after is not None)
-        return await send_stream(request, result, injection)
+        return await send_stream(request, result, injection, family.malformed_event)
 
     return handle
-
-
-def _check_key(sim: SimState, authorization: str | None) -> None:
-    if sim.authorization is None or authorization == sim.authorization:
-        return
-    if authorization is None:
-        message = "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'."
-    else:
-        message = f"Incorrect API key provided to simulator {sim.name!r}."
-    raise ApiError(401, message, code="invalid_api_key")
 
 
 async def _send(
@@ -132,8 +172,10 @@ async def _send(
     return await send_plain(request, status, body, injection, headers=headers)
 
 
-async def _before_answer(request: web.Request, sim: SimState, injection: Injection) -> web.StreamResponse | None:
-    """Apply latency, then the fault that replaces the answer, if any."""
+async def _before_answer(
+    request: web.Request, sim: SimState, injection: Injection, family: Family
+) -> web.StreamResponse | None:
+    """Apply latency, then the fault that replaces the answer, if any, in the family's error shape."""
     if injection.delay_s:
         await asyncio.sleep(injection.delay_s)
     fault = injection.terminal
@@ -147,29 +189,43 @@ async def _before_answer(request: web.Request, sim: SimState, injection: Injecti
         # every abandoned request would hold a socket until the simulator stops.
         await hold(request, sim.closing, fault.seconds)
         return drop(request)
+    headers = None
     if fault.kind is FaultKind.RATE_LIMIT:
         seconds = fault.retry_after
         headers = {"Retry-After": str(math.ceil(seconds)), "retry-after-ms": str(round(seconds * 1000))}
-        body = error_body(
-            f"Rate limit reached for requests (simulated by {sim.name!r}).", "requests", "rate_limit_exceeded"
+        error = ApiError(
+            429,
+            f"Rate limit reached for requests (simulated by {sim.name!r}).",
+            type="requests",
+            code="rate_limit_exceeded",
+            retry_after=seconds,
         )
-        sim.stats.status(429)
-        return await _send(request, 429, body, injection, headers)
-    status = fault.status
-    kind = "server_error" if status >= 500 else "invalid_request_error"
-    body = error_body(f"Simulated {status} error from {sim.name!r}.", kind, "simulated_error")
-    sim.stats.status(status)
-    return await _send(request, status, body, injection)
+    else:
+        status = fault.status
+        kind = "server_error" if status >= 500 else "invalid_request_error"
+        error = ApiError(status, f"Simulated {status} error from {sim.name!r}.", type=kind, code="simulated_error")
+    sim.stats.status(error.status)
+    return await _send(request, error.status, family.error_body(error), injection, headers)
+
+
+def _family_of(path: str) -> Family:
+    """The family whose error shape a client of `path` expects, for paths no route matched."""
+    if path.startswith("/v1beta/"):
+        return _gemini.GEMINI
+    if path.startswith("/openai/"):
+        return _azure.AZURE
+    if path.startswith("/v1/messages"):
+        return _anthropic.ANTHROPIC
+    return OPENAI
+
+
+def _unrouted(request: web.Request, sim: SimState, family: Family, error: ApiError) -> web.Response:
+    if not request.path.startswith("/_"):  # admin mistakes are not API traffic
+        sim.stats.request(request.path, None, family.sent_key(request) is not None, family=family.name)
+        sim.stats.status(error.status)
+    return web.Response(status=error.status, body=family.error_body(error), content_type=JSON)
 
 
 async def _not_found(request: web.Request) -> web.Response:
-    sim = request.app[SIM]
-    path = request.path
-    if path in API_PATHS:
-        status, code, message = 405, "method_not_allowed", f"Method {request.method} is not allowed on {path}."
-    else:
-        status, code, message = 404, "unknown_url", f"Invalid URL ({request.method} {path})"
-    if not path.startswith("/_"):  # admin mistakes are not API traffic
-        sim.stats.request(path, None, "Authorization" in request.headers)
-        sim.stats.status(status)
-    return web.Response(status=status, body=error_body(message, "invalid_request_error", code), content_type=JSON)
+    error = ApiError(404, f"Invalid URL ({request.method} {request.path})", code="unknown_url")
+    return _unrouted(request, request.app[SIM], _family_of(request.path), error)

@@ -23,14 +23,16 @@ __all__ = ["Fault", "FaultKind", "parse_fault"]
 class FaultKind(StrEnum):
     """What goes wrong, and the parameters (wire names) each kind reads.
 
-    Provider faults: `status` (status, default 500) answers that status with an
-    OpenAI error body; `rate_limit` (retry_after s, default 1) answers 429 with
-    `Retry-After`; `latency` (ms, jitter_ms) delays, then answers; `hang`
+    Provider faults, each spelled the way the path's family (OpenAI, Anthropic,
+    Google) spells it: `status` (status, default 500) answers that status with
+    the family's error body; `rate_limit` (retry_after s, default 1) answers 429
+    with `Retry-After`; `latency` (ms, jitter_ms) delays, then answers; `hang`
     (seconds, optional) answers nothing until the client leaves, then or after
     `seconds` closes the connection; `stream_cut` (after_chunks, default 1)
-    closes a stream after N events, never sending `[DONE]`, or a plain body
-    halfway; `chunk_delay` (ms) waits between stream events; `malformed` sends
-    a 200 whose JSON (or one stream event) does not parse.
+    closes a stream after N events, never sending its final event (`[DONE]`,
+    `message_stop`, the chunk with `finishReason`), or a plain body halfway;
+    `chunk_delay` (ms) waits between stream events; `malformed` sends a 200
+    whose JSON (or one stream event) does not parse.
 
     Network faults, after Toxiproxy: `reset_peer` aborts with an RST;
     `blackhole` (seconds, optional) reads the request and sends nothing, like
@@ -83,7 +85,9 @@ _NUMBERS = frozenset({"retry_after", "ms", "jitter_ms", "seconds", "delay_ms", "
 class Fault:
     """One way to misbehave, with the share of matching requests it applies to.
 
-    `paths` empty means every API path; `count` None means until cleared.
+    `paths` empty means every API path; an entry with a `*` is a glob, so
+    `/v1beta/models/*` covers every Gemini model and method. `count` None means
+    until cleared.
     Parameters a kind does not use keep their defaults and are ignored.
     """
 

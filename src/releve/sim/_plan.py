@@ -14,6 +14,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Any
 
 from ._faults import Fault, FaultKind
@@ -130,7 +131,7 @@ class FaultPlan:
         rng = self._rng
         for entry in self._entries:
             fault = entry.fault
-            if fault.paths and path not in fault.paths:
+            if fault.paths and not _matches(path, fault.paths):
                 continue
             p = fault.probability
             if p <= 0.0 or (p < 1.0 and rng.random() >= p):
@@ -144,6 +145,11 @@ class FaultPlan:
         if exhausted:
             self._entries = [e for e in self._entries if e.remaining != 0]
         return injection
+
+
+def _matches(path: str, patterns: tuple[str, ...]) -> bool:
+    """Exact paths, or globs where a pattern has a `*`: Gemini and Azure put the model in the path."""
+    return any(p == path or ("*" in p and fnmatchcase(path, p)) for p in patterns)
 
 
 def _least(current: int | None, new: int) -> int:

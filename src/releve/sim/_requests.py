@@ -3,6 +3,9 @@
 The simulator rejects what OpenAI rejects (a 400 in OpenAI's error shape, with
 `param` naming the field) so that a gateway's handling of client mistakes can
 be tested against it, and it is lenient about everything else it does not use.
+Azure OpenAI sends the same bodies, so it reads them here too.
+
+`ApiError` is shared by every family: each renders it in its own error shape.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
+
+from ._conversation import Conversation, result_text
 
 __all__ = [
     "UNPARSABLE",
@@ -28,7 +33,12 @@ DEFAULT_DIMENSIONS = 8
 
 
 class ApiError(Exception):
-    """A request the simulator answers with an OpenAI-shaped error instead of an answer."""
+    """A request the simulator answers with an error instead of an answer.
+
+    `type`, `code` and `param` are OpenAI's fields; other families derive their
+    own error type from `status`. `retry_after` (seconds) lets a family put the
+    delay in its body as well as in the `Retry-After` header, as Google does.
+    """
 
     def __init__(
         self,
@@ -38,6 +48,7 @@ class ApiError(Exception):
         type: str = "invalid_request_error",
         code: str | None = None,
         param: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -45,16 +56,15 @@ class ApiError(Exception):
         self.type = type
         self.code = code
         self.param = param
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True, slots=True)
 class ChatRequest:
     model: str
-    last_user_text: str
-    prompt_tokens: int
     stream: bool
     include_usage: bool
-    max_tokens: int | None
+    conversation: Conversation
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +85,11 @@ def load_body(raw: bytes) -> Any:
         return UNPARSABLE
 
 
-def parse_chat(body: Any) -> ChatRequest:
+def parse_chat(body: Any, *, model: str | None = None) -> ChatRequest:
+    """Read a chat body; `model` (Azure's deployment) replaces the body's, which is then optional."""
     body = _object(body)
-    model = _model(body)
+    if model is None:
+        model = _model(body)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise ApiError(400, "'messages' must be a non-empty array of message objects.", param="messages")
@@ -90,6 +102,12 @@ def parse_chat(body: Any) -> ChatRequest:
         prompt_tokens += len(text.split())
         if message["role"] == "user":
             last_user_text = text
+    last = messages[-1]
+    prefix = tool_result = None
+    if last["role"] == "assistant":
+        prefix = _text(last.get("content"), len(messages) - 1)
+    elif last["role"] in ("tool", "function"):
+        tool_result = result_text(_text(last.get("content"), len(messages) - 1))
     stream = body.get("stream")
     if stream is not None and not isinstance(stream, bool):
         raise ApiError(400, "'stream' must be a boolean.", param="stream")
@@ -98,12 +116,53 @@ def parse_chat(body: Any) -> ChatRequest:
     max_tokens = body.get("max_completion_tokens", body.get("max_tokens"))
     if max_tokens is not None and (isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1):
         raise ApiError(400, "'max_tokens' must be an integer >= 1.", param="max_tokens")
-    return ChatRequest(model, last_user_text, prompt_tokens, bool(stream), include_usage, max_tokens)
+    conversation = Conversation(
+        last_user_text, prompt_tokens, max_tokens, prefix, tool_result, _tool(body), _stop(body.get("stop"))
+    )
+    return ChatRequest(model, bool(stream), include_usage, conversation)
 
 
-def parse_embeddings(body: Any) -> EmbeddingsRequest:
+def _tool(body: dict[str, Any]) -> str | None:
+    """The function a user turn makes the model call: the first declared, or the one `tool_choice` names."""
+    tools = body.get("tools")
+    if tools is None:
+        return None
+    names = []
+    for i, tool in enumerate(tools if isinstance(tools, list) else [None]):
+        function = tool.get("function") if isinstance(tool, dict) else None
+        name = function.get("name") if isinstance(function, dict) else None
+        if not isinstance(name, str) or not name:
+            raise ApiError(
+                400, f"tools[{i}] must be {{'type': 'function', 'function': {{'name': ...}}}}.", param="tools"
+            )
+        names.append(name)
+    choice = body.get("tool_choice")
+    if not names or choice == "none":
+        return None
+    if isinstance(choice, dict):
+        function = choice.get("function")
+        chosen = function.get("name") if isinstance(function, dict) else None
+        if chosen not in names:
+            raise ApiError(400, "'tool_choice' must name a function declared in 'tools'.", param="tool_choice")
+        return str(chosen)
+    return names[0]
+
+
+def _stop(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise ApiError(400, "'stop' must be a string or an array of strings.", param="stop")
+
+
+def parse_embeddings(body: Any, *, model: str | None = None) -> EmbeddingsRequest:
+    """Read an embeddings body; `model` (Azure's deployment) replaces the body's, as in `parse_chat`."""
     body = _object(body)
-    model = _model(body)
+    if model is None:
+        model = _model(body)
     value = body.get("input")
     if isinstance(value, str):
         inputs: tuple[str, ...] = (value,)

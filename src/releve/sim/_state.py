@@ -18,12 +18,12 @@ __all__ = ["SIM", "SimState"]
 class SimState:
     """Everything a handler needs, built once per app so a request only does lookups."""
 
-    __slots__ = ("authorization", "closing", "models_body", "name", "plan", "seq", "stats")
+    __slots__ = ("api_key", "closing", "models_body", "name", "plan", "seq", "stats")
 
     def __init__(self, name: str, api_key: str | None, faults: Sequence[Fault], seed: int | None) -> None:
         self.name = name
-        # The exact header value to compare against, so checking a key is one string comparison.
-        self.authorization = None if api_key is None else f"Bearer {api_key}"
+        # Each family reads the key from its own header; comparing is then one string comparison.
+        self.api_key = api_key
         self.plan = FaultPlan(faults, seed)
         self.stats = Stats(name)
         self.seq = 0

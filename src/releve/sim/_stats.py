@@ -1,8 +1,9 @@
 """What the simulator saw: counters and the last requests, for tests and drills to assert on.
 
-Tests check what a gateway actually sent upstream (which model, whether it
-streamed, whether it forwarded the client's key), so the parsed body is kept as
-is: the handler already parsed it, and keeping a reference costs nothing.
+Tests check what a gateway actually sent upstream (which API family and path,
+which model, whether it streamed, whether it forwarded the client's key), so
+the parsed body is kept as is: the handler already parsed it, and keeping a
+reference costs nothing.
 The window is bounded so a long benchmark cannot grow the process.
 """
 
@@ -30,16 +31,35 @@ class Stats:
         self._faults: Counter[str] = Counter()
         self._received: deque[dict[str, Any]] = deque(maxlen=RECEIVED_WINDOW)
 
-    def request(self, path: str, body: Any, authorization_present: bool) -> None:
-        """Count an API request and remember it; `body` is the parsed JSON, or None."""
+    def request(
+        self,
+        path: str,
+        body: Any,
+        authorization_present: bool,
+        *,
+        family: str = "openai",
+        model: str | None = None,
+        stream: bool | None = None,
+    ) -> None:
+        """Count an API request and remember it; `body` is the parsed JSON, or None.
+
+        `model` and `stream` default to the body's fields; Gemini and Azure pass
+        them because their URL says which model and whether to stream.
+        `authorization_present` means the family's key header was sent.
+        """
         self._requests += 1
         self._by_path[path] += 1
         is_object = isinstance(body, dict)
+        if model is None and is_object:
+            model = body.get("model")
+        if stream is None:
+            stream = bool(body.get("stream")) if is_object else False
         self._received.append(
             {
                 "path": path,
-                "model": body.get("model") if is_object else None,
-                "stream": bool(body.get("stream")) if is_object else False,
+                "family": family,
+                "model": model,
+                "stream": stream,
                 "body": body,
                 "authorization_present": authorization_present,
                 "t": time.time(),

@@ -59,6 +59,7 @@ class SimulatorThread:
 
     @property
     def url(self) -> str:
+        """The root URL: what the Anthropic SDK takes as `base_url` and AzureOpenAI as `azure_endpoint`."""
         return f"http://127.0.0.1:{self.port}"
 
     @property

@@ -15,16 +15,16 @@ import asyncio
 import contextlib
 import socket
 import struct
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from aiohttp import web
 
-from ._answers import DONE, MALFORMED_EVENT
+from ._family import SSE, Stream
 from ._plan import Injection
 
 __all__ = ["SSE_HEADERS", "drop", "hold", "send_plain", "send_stream"]
 
-SSE_HEADERS: Mapping[str, str] = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+SSE_HEADERS: Mapping[str, str] = {"Content-Type": SSE, "Cache-Control": "no-cache"}
 JSON = "application/json"
 _POLL_S = 0.1
 _BANDWIDTH_TICKS_PER_S = 20
@@ -137,14 +137,21 @@ async def send_plain(
 
 
 async def send_stream(
-    request: web.BaseRequest, events: Iterable[bytes], injection: Injection | None
+    request: web.BaseRequest, stream: Stream, injection: Injection | None, malformed_event: bytes
 ) -> web.StreamResponse:
-    """Server-sent events, one write per event, so each reaches the client as it is produced."""
-    resp = web.StreamResponse(status=200, headers=SSE_HEADERS)
+    """Streamed events, one write per event, so each reaches the client as it is produced.
+
+    A cut stream never sends its final event (OpenAI's `[DONE]`, Anthropic's
+    `message_stop`, Gemini's chunk with `finishReason`), whatever N is: a client
+    must see the stream as broken, not as complete. `malformed_event` follows
+    the first event and looks like its family's events, but is not JSON.
+    """
+    headers = SSE_HEADERS if stream.content_type == SSE else {**SSE_HEADERS, "Content-Type": stream.content_type}
+    resp = web.StreamResponse(status=200, headers=headers)
     if injection is None:
         await resp.prepare(request)
         try:
-            for event in events:
+            for event in stream.events:
                 await resp.write(event)
             await resp.write_eof()
         except ConnectionError:
@@ -155,16 +162,21 @@ async def send_stream(
     await resp.prepare(request)
     shaper = _Shaper(request, resp, injection, injection.limit_bytes)
     cut_after = injection.cut_after
-    for written, event in enumerate(events):
-        if cut_after is not None and (written >= cut_after or event == DONE):
+    events = iter(stream.events)
+    following = next(events, None)
+    written = 0
+    while following is not None:
+        event, following = following, next(events, None)
+        if cut_after is not None and (written >= cut_after or following is None):
             drop(request)
             return resp
         if written and injection.chunk_delay_s:
             await asyncio.sleep(injection.chunk_delay_s)
         if not await shaper.write(event):
             return resp
-        if written == 0 and injection.malformed and not await shaper.write(MALFORMED_EVENT):
+        if written == 0 and injection.malformed and not await shaper.write(malformed_event):
             return resp
+        written += 1
     return await _finish(resp, injection)
 
 

@@ -13,7 +13,6 @@ import pytest
 from releve.sim._answers import (
     DONE,
     MALFORMED_EVENT,
-    answer_pieces,
     chat_chunks,
     chat_completion,
     embedding_vector,
@@ -22,6 +21,7 @@ from releve.sim._answers import (
     malformed,
     models,
 )
+from releve.sim._conversation import Finish, reply
 from releve.sim._requests import UNPARSABLE, ApiError, load_body, parse_chat, parse_embeddings
 
 
@@ -72,17 +72,17 @@ def test_content_parts_are_joined_and_non_text_parts_ignored() -> None:
         {"type": "image_url", "image_url": {"url": "x"}},
         {"type": "text", "text": "this"},
     ]
-    request = parse_chat(chat(messages=[{"role": "user", "content": content}]))
-    assert request.last_user_text == "look at this"
-    assert request.prompt_tokens == 3
+    conversation = parse_chat(chat(messages=[{"role": "user", "content": content}])).conversation
+    assert conversation.last_user_text == "look at this"
+    assert conversation.prompt_tokens == 3
 
 
 def test_max_tokens_truncates_to_that_many_words() -> None:
     """max_tokens (or max_completion_tokens) keeps that many words and reports finish_reason length."""
-    pieces, reason = answer_pieces("alpha", parse_chat(chat(max_tokens=3)))
-    assert ("".join(pieces), reason) == ("alpha heard: hello", "length")
-    pieces, reason = answer_pieces("alpha", parse_chat(chat(max_completion_tokens=4, max_tokens=1)))
-    assert ("".join(pieces), reason) == ("alpha heard: hello there", "stop")
+    answer = reply("alpha", parse_chat(chat(max_tokens=3)).conversation)
+    assert (answer.text, answer.finish) == ("alpha heard: hello", Finish.LENGTH)
+    answer = reply("alpha", parse_chat(chat(max_completion_tokens=4, max_tokens=1)).conversation)
+    assert (answer.text, answer.finish) == ("alpha heard: hello there", Finish.STOP)
 
 
 @pytest.mark.parametrize("text", ["", "  spaced   out  ", "tabs\tand\nnewlines\n", "one"])
@@ -198,3 +198,104 @@ def test_invalid_embeddings_requests_raise_a_400_naming_the_param(body: Any, par
     with pytest.raises(ApiError) as caught:
         parse_embeddings(body)
     assert (caught.value.status, caught.value.param) == (400, param)
+
+
+TOOLS: list[dict[str, Any]] = [
+    {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}},
+    {"type": "function", "function": {"name": "other"}},
+]
+
+
+def test_declared_tools_get_one_tool_call_to_the_first() -> None:
+    """With tools and a user turn last, the message carries one call_sim_1 call and finish_reason tool_calls."""
+    answer = orjson.loads(chat_completion("a", parse_chat(chat(tools=TOOLS)), 1))
+    choice = answer["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {
+                "id": "call_sim_1",
+                "type": "function",
+                "function": {"name": "lookup", "arguments": '{"query":"hello there"}'},
+            }
+        ],
+    }
+
+
+def test_tool_choice_names_the_tool_or_forbids_calls() -> None:
+    """tool_choice picks a named function, and "none" answers in text."""
+    named = {"type": "function", "function": {"name": "other"}}
+    call = orjson.loads(chat_completion("a", parse_chat(chat(tools=TOOLS, tool_choice=named)), 1))
+    assert call["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == "other"
+    text = orjson.loads(chat_completion("a", parse_chat(chat(tools=TOOLS, tool_choice="none")), 1))
+    assert text["choices"][0]["message"]["content"] == "a heard: hello there"
+
+
+def test_streamed_tool_call_splits_arguments_over_several_chunks() -> None:
+    """The first chunk names the call, the arguments follow in two or more pieces, then finish tool_calls."""
+    stream = [decode(e) for e in events("a", chat(tools=TOOLS, stream=True))[:-1]]
+    first, *pieces, finish = stream
+    start = first["choices"][0]["delta"]["tool_calls"][0]
+    assert (start["id"], start["function"]) == ("call_sim_1", {"name": "lookup", "arguments": ""})
+    arguments = [p["choices"][0]["delta"]["tool_calls"][0]["function"]["arguments"] for p in pieces]
+    assert len(arguments) >= 2 and orjson.loads("".join(arguments)) == {"query": "hello there"}
+    assert finish["choices"][0]["finish_reason"] == "tool_calls"
+
+
+def test_tool_message_last_is_answered_with_got() -> None:
+    """A trailing role "tool" message is answered '<name> got: <content>', even with tools declared."""
+    messages = [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "call_sim_1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}],
+        },
+        {"role": "tool", "tool_call_id": "call_sim_1", "content": '{"temp": 20}'},
+    ]
+    answer = orjson.loads(chat_completion("a", parse_chat(chat(messages=messages, tools=TOOLS)), 1))
+    assert answer["choices"][0]["message"]["content"] == 'a got: {"temp":20}'
+    assert answer["choices"][0]["finish_reason"] == "stop"
+
+
+def test_trailing_assistant_message_is_continued() -> None:
+    """An assistant message last gets only the words after its own, in both modes."""
+    messages = [{"role": "user", "content": "one two three"}, {"role": "assistant", "content": "other heard: one"}]
+    body = chat(messages=messages)
+    plain = orjson.loads(chat_completion("sim", parse_chat(body), 1))
+    assert plain["choices"][0]["message"]["content"] == " two three"
+    deltas = [decode(e)["choices"][0]["delta"].get("content") or "" for e in events("sim", body)[:-1]]
+    assert "".join(deltas) == " two three"
+
+
+def test_stop_strings_end_the_answer_with_finish_stop() -> None:
+    """OpenAI's `stop` cuts the text before the match and reports finish_reason stop."""
+    answer = orjson.loads(chat_completion("a", parse_chat(chat(stop=[" there"])), 1))
+    assert answer["choices"][0]["message"]["content"] == "a heard: hello"
+    assert answer["choices"][0]["finish_reason"] == "stop"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "param"),
+    [
+        ({"tools": "lookup"}, "tools"),
+        ({"tools": [{"type": "function", "function": {}}]}, "tools"),
+        ({"tools": TOOLS, "tool_choice": {"type": "function", "function": {"name": "nope"}}}, "tool_choice"),
+        ({"stop": 3}, "stop"),
+    ],
+)
+def test_invalid_tools_and_stop_raise_a_400_naming_the_param(overrides: dict[str, Any], param: str) -> None:
+    """Malformed tools, an undeclared tool_choice and a non-string stop are refused."""
+    with pytest.raises(ApiError) as caught:
+        parse_chat(chat(**overrides))
+    assert (caught.value.status, caught.value.param) == (400, param)
+
+
+def test_a_model_override_makes_the_body_model_optional() -> None:
+    """Azure passes the deployment as the model; the body's model is then not needed."""
+    body = chat()
+    del body["model"]
+    assert parse_chat(body, model="my-deployment").model == "my-deployment"
+    assert parse_embeddings({"input": "x"}, model="emb").model == "emb"

@@ -78,6 +78,15 @@ def test_paths_filter_limits_where_a_fault_applies() -> None:
     assert plan.select("/v1/embeddings") is None
 
 
+def test_paths_with_a_star_are_globs() -> None:
+    """A path pattern with `*` matches every model or deployment; one without stays exact."""
+    plan = FaultPlan([Fault(FaultKind.STATUS, paths=("/v1beta/models/*:streamGenerateContent", "/v1/messages"))])
+    assert plan.select("/v1beta/models/gemini-2.0-flash:streamGenerateContent") is not None
+    assert plan.select("/v1beta/models/gemini-2.0-flash:generateContent") is None
+    assert plan.select("/v1/messages") is not None
+    assert plan.select("/v1/messages/count_tokens") is None
+
+
 def test_faults_compose_into_one_injection() -> None:
     """Latencies add up, the first terminal fault wins, and limits take the strictest value."""
     plan = FaultPlan(
