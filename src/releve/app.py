@@ -19,6 +19,7 @@ from releve.clock import MONOTONIC, Clock
 from releve.config import AuthMode, Config
 from releve.gateway import (
     AccessLog,
+    AnthropicApi,
     BreakerChanged,
     BreakerState,
     ClientAuth,
@@ -41,8 +42,8 @@ _METRICS_HEADERS = ((b"content-type", b"text/plain; version=0.0.4; charset=utf-8
 class App:
     """The ASGI application: a path table and a lifespan, nothing per request beyond a dict lookup."""
 
-    def __init__(self, config: Config, router: Router, api: OpenAIApi, metrics: GatewayMetrics, bus: EventBus,
-                 transports: Mapping[str, ProviderTransport]) -> None:
+    def __init__(self, config: Config, router: Router, apis: tuple[OpenAIApi, AnthropicApi], metrics: GatewayMetrics,
+                 bus: EventBus, transports: Mapping[str, ProviderTransport]) -> None:
         self.config = config
         self.router = router
         self.metrics = metrics
@@ -50,8 +51,11 @@ class App:
         self._transports = transports
         self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
         self._pump: asyncio.Task[None] | None = None
+        openai_api, anthropic_api = apis
+        self._anthropic_models = anthropic_api.models
         self._endpoints: dict[str, tuple[str, Handler]] = {
-            **api.endpoints,
+            **openai_api.endpoints,
+            "/v1/messages": ("POST", anthropic_api.messages),
             "/healthz": ("GET", self._healthz),
             "/metrics": ("GET", self._metrics),
         }
@@ -65,6 +69,8 @@ class App:
                 await send_bytes(send, 405, _error(f"{scope['path']} accepts {entry[0]} only.",
                                                    "method_not_allowed"),
                                  (*JSON_HEADERS, (b"allow", entry[0].encode())))
+            elif scope["path"] == "/v1/models" and any(name == b"anthropic-version" for name, _ in scope["headers"]):
+                await self._anthropic_models(scope, receive, send)  # the same path, in Anthropic's shape
             else:
                 await entry[1](scope, receive, send)
         elif scope["type"] == "lifespan":
@@ -142,9 +148,11 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
         for target in plan.targets:
             metrics.set_breaker(target.label, target.health.breaker.state)
     auth = ClientAuth(config.clients, required=config.auth is AuthMode.KEYS)
-    api = OpenAIApi(router, auth, metrics, AccessLog(config.server.access_log),
-                    max_body_size=config.server.max_body_size)
-    return App(config, router, api, metrics, bus, transports)
+    access_log = AccessLog(config.server.access_log)
+    size = config.server.max_body_size
+    apis = (OpenAIApi(router, auth, metrics, access_log, max_body_size=size),
+            AnthropicApi(router, auth, metrics, access_log, max_body_size=size))
+    return App(config, router, apis, metrics, bus, transports)
 
 
 def _error(message: str, code: str) -> bytes:

@@ -3,7 +3,7 @@
 `ScriptedTransport("openai", [503, 503, 200])` answers the first two calls
 with a retryable 503, then succeeds. Entries: an int status, "hang",
 "malformed", or an `UpstreamError`. When the script runs out, the last
-entry repeats.
+entry repeats. "slow" answers after 300 ms.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator, Sequence
 
 import orjson
 
-from releve.errors import UpstreamError
+from releve.errors import Untranslatable, UpstreamError
 from releve.gateway.providers import CLIENT_MISTAKES, UpstreamCall, UpstreamResponse
 
-Step = int | str | UpstreamError
+Step = int | str | UpstreamError | Untranslatable
 
 
 class ScriptedStream:
@@ -51,8 +51,10 @@ class ScriptedTransport:
         index = len(self.calls)
         self.calls.append(call)
         step = self.script[min(index, len(self.script) - 1)]
-        if isinstance(step, UpstreamError):
+        if isinstance(step, UpstreamError | Untranslatable):
             raise step
+        if step == "slow":
+            await asyncio.sleep(0.3)
         if step == "hang":
             await asyncio.Event().wait()
         if step == "malformed":
@@ -64,8 +66,7 @@ class ScriptedTransport:
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
         await self._step(call)
-        model = orjson.loads(call.body)["model"]
-        return UpstreamResponse(200, orjson.dumps({"from": self.name, "model": model}))
+        return UpstreamResponse(200, orjson.dumps({"from": self.name, "model": call.model}))
 
     async def open_stream(self, call: UpstreamCall) -> ScriptedStream:
         await self._step(call)

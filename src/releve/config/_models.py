@@ -7,7 +7,7 @@ frozen values when it starts, and never touches pydantic per request.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -36,6 +36,17 @@ class _Model(BaseModel):
 class ProviderKind(StrEnum):
     OPENAI = "openai"
     OPENAI_COMPATIBLE = "openai-compatible"
+    AZURE_OPENAI = "azure-openai"
+    ANTHROPIC = "anthropic"
+    GEMINI = "gemini"
+
+
+# Where a provider family has one public endpoint, base_url may be left out.
+DEFAULT_BASE_URLS = {
+    ProviderKind.OPENAI: "https://api.openai.com/v1",
+    ProviderKind.ANTHROPIC: "https://api.anthropic.com",
+    ProviderKind.GEMINI: "https://generativelanguage.googleapis.com",
+}
 
 
 class Strategy(StrEnum):
@@ -77,8 +88,10 @@ class EventsConfig(_Model):
 
 class ProviderConfig(_Model):
     kind: ProviderKind
-    base_url: str
+    base_url: str = ""
     api_key: str | None = None
+    api_version: str | None = None  # azure-openai: the api-version query parameter
+    anthropic_version: str = "2023-06-01"
     region: str | None = None  # descriptive for now: shown in the plan, not yet enforced
     # Open connections to this provider (0: no cap). Past the cap aiohttp queues requests out of
     # sight, so keep it above the concurrency you expect; streams hold a connection each.
@@ -88,8 +101,14 @@ class ProviderConfig(_Model):
 
     @model_validator(mode="after")
     def _check_url(self) -> ProviderConfig:
+        if not self.base_url:
+            if self.kind not in DEFAULT_BASE_URLS:
+                raise ValueError(f"base_url is required for kind {self.kind.value}")
+            object.__setattr__(self, "base_url", DEFAULT_BASE_URLS[self.kind])
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url {self.base_url!r} must start with http:// or https://")
+        if self.kind is ProviderKind.AZURE_OPENAI and not self.api_version:
+            raise ValueError("api_version is required for kind azure-openai (e.g. 2024-10-21)")
         return self
 
 
@@ -124,6 +143,11 @@ class RouteConfig(_Model):
     retries: Annotated[int, Field(ge=0, le=10)] = 1
     backoff: BackoffConfig = BackoffConfig()
     breaker: BreakerConfig | None = None
+    # Start the next target as well when the first has not answered by then: a duration, or
+    # "p95" for the target's observed 95th percentile time to first byte.
+    hedge_after: Duration | Literal["p95"] | None = None
+    stream_idle_timeout: Duration = 30.0  # no chunk for this long: the stream has failed
+    recover_streams: bool = True  # continue a broken stream on the next target
 
 
 class ClientConfig(_Model):

@@ -7,15 +7,28 @@ gateway publishes events on an `EventBus`; it never imports `status`.
 from ._access_log import AccessLog, start_log_thread
 from ._auth import ClientAuth, hash_key
 from ._breaker import Breaker, BreakerInput, BreakerPolicy, BreakerState, IllegalTransition
-from ._events import AttemptFailed, BreakerChanged, Event, EventBus, RequestFailed, ServedByFallback
+from ._events import (
+    AttemptFailed,
+    BreakerChanged,
+    Event,
+    EventBus,
+    HedgeCancelled,
+    HedgeStarted,
+    RequestFailed,
+    ServedByFallback,
+    StreamRecovered,
+    TargetSkipped,
+)
 from ._metrics import GatewayMetrics
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
 from ._router import Router, Served, ServedStream
+from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
 
 __all__ = [
     "AccessLog",
+    "AnthropicApi",
     "AttemptFailed",
     "Breaker",
     "BreakerChanged",
@@ -26,6 +39,8 @@ __all__ = [
     "Event",
     "EventBus",
     "GatewayMetrics",
+    "HedgeCancelled",
+    "HedgeStarted",
     "IllegalTransition",
     "OpenAIApi",
     "RequestFailed",
@@ -35,8 +50,10 @@ __all__ = [
     "Served",
     "ServedByFallback",
     "ServedStream",
+    "StreamRecovered",
     "Target",
     "TargetHealth",
+    "TargetSkipped",
     "build_routes",
     "hash_key",
     "start_log_thread",

@@ -15,8 +15,12 @@ __all__ = [
     "BreakerChanged",
     "Event",
     "EventBus",
+    "HedgeCancelled",
+    "HedgeStarted",
     "RequestFailed",
     "ServedByFallback",
+    "StreamRecovered",
+    "TargetSkipped",
 ]
 
 
@@ -54,7 +58,40 @@ class RequestFailed:
     at: float
 
 
-Event = AttemptFailed | BreakerChanged | ServedByFallback | RequestFailed
+@dataclass(frozen=True, slots=True)
+class TargetSkipped:
+    """A target was not tried because it cannot carry this request (a feature its family lacks)."""
+
+    route: str
+    target: str
+    reason: str
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeStarted:
+    route: str
+    target: str  # the extra target started because the first was slow
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class HedgeCancelled:
+    route: str
+    target: str  # the attempt that lost the race; its upstream connection was closed
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StreamRecovered:
+    route: str
+    failed: str
+    target: str
+    at: float
+
+
+Event = (AttemptFailed | BreakerChanged | ServedByFallback | RequestFailed | TargetSkipped | HedgeStarted
+         | HedgeCancelled | StreamRecovered)
 
 
 class EventBus:

@@ -19,7 +19,17 @@ from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, M
 from prometheus_client.registry import Collector
 
 from ._breaker import BreakerState
-from ._events import AttemptFailed, BreakerChanged, Event, EventBus, ServedByFallback
+from ._events import (
+    AttemptFailed,
+    BreakerChanged,
+    Event,
+    EventBus,
+    HedgeCancelled,
+    HedgeStarted,
+    ServedByFallback,
+    StreamRecovered,
+    TargetSkipped,
+)
 
 __all__ = ["GatewayMetrics"]
 
@@ -76,6 +86,14 @@ class GatewayMetrics:
                               "2 open", ["target"], registry=r)
         self._breaker_changes = Counter("releve_breaker_transitions", "Breaker state changes",
                                         ["target", "to"], registry=r)
+        self._hedges = Counter("releve_hedges", "Extra attempts started because the first was slow",
+                               ["route", "target"], registry=r)
+        self._hedges_cancelled = Counter("releve_hedge_cancelled", "Attempts cancelled because another answered "
+                                         "first (their upstream connection closed)", ["route", "target"], registry=r)
+        self._skipped = Counter("releve_targets_skipped", "Targets not tried because their family cannot carry the "
+                                "request", ["route", "target"], registry=r)
+        self._recovered = Counter("releve_streams_recovered", "Streams broken mid-way and continued on another "
+                                  "target", ["route", "failed", "target"], registry=r)
         dropped = Gauge("releve_events_dropped", "Gateway events dropped because the bus was full",
                         registry=r)
         dropped.set_function(lambda: bus.dropped)
@@ -97,6 +115,14 @@ class GatewayMetrics:
             self._attempt_failures.labels(event.route, event.target, event.kind).inc()
         elif isinstance(event, ServedByFallback):
             self._failovers.labels(event.route, event.target).inc()
+        elif isinstance(event, HedgeStarted):
+            self._hedges.labels(event.route, event.target).inc()
+        elif isinstance(event, HedgeCancelled):
+            self._hedges_cancelled.labels(event.route, event.target).inc()
+        elif isinstance(event, TargetSkipped):
+            self._skipped.labels(event.route, event.target).inc()
+        elif isinstance(event, StreamRecovered):
+            self._recovered.labels(event.route, event.failed, event.target).inc()
         elif isinstance(event, BreakerChanged):
             self._breaker.labels(event.target).set(_BREAKER_VALUE[BreakerState(event.new)])
             self._breaker_changes.labels(event.target, event.new).inc()

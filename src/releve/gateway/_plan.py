@@ -8,10 +8,9 @@ about an upstream the others know at once.
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-
-import orjson
 
 from releve.clock import Clock
 from releve.config import BreakerConfig, Config, Strategy
@@ -20,9 +19,36 @@ from ._breaker import Breaker, BreakerPolicy, BreakerState
 from ._policies import RetryPolicy
 from .providers import ProviderTransport
 
-__all__ = ["RoutePlan", "Target", "TargetHealth", "build_routes"]
+__all__ = ["LatencyWindow", "RoutePlan", "Target", "TargetHealth", "build_routes"]
 
 BreakerListener = Callable[[str, BreakerState, BreakerState], None]
+
+
+class LatencyWindow:
+    """Recent times to first byte of one target, for `hedge_after: p95`.
+
+    The percentile is recomputed every `every` samples, not per request: sorting
+    on the request path would cost more than hedging saves.
+    """
+
+    __slots__ = ("_count", "_every", "_p95", "_samples")
+
+    def __init__(self, size: int = 200, every: int = 20, initial: float = 1.0) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+        self._every = every
+        self._count = 0
+        self._p95 = initial
+
+    def observe(self, seconds: float) -> None:
+        self._samples.append(seconds)
+        self._count += 1
+        if self._count % self._every == 0 or len(self._samples) < self._every:
+            ordered = sorted(self._samples)
+            self._p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+    @property
+    def p95(self) -> float:
+        return self._p95
 
 
 @dataclass(slots=True)
@@ -31,6 +57,7 @@ class TargetHealth:
     breaker: Breaker
     cooldown_until: float = 0.0
     last_credentials_warning: float = field(default=-1e18)
+    latency: LatencyWindow | None = None  # kept only when a route hedges at p95
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,11 +70,6 @@ class Target:
     health: TargetHealth
     header_value: bytes  # pre-encoded x-releve-target
 
-    def encode(self, body: dict[str, object]) -> bytes:
-        """The client's body with the route name replaced by this target's model."""
-        body["model"] = self.model
-        return orjson.dumps(body)
-
 
 @dataclass(frozen=True, slots=True)
 class RoutePlan:
@@ -57,6 +79,20 @@ class RoutePlan:
     timeout: float
     attempt_timeout: float
     retry: RetryPolicy
+    hedge_after: float | str | None = None  # seconds, "p95", or None (no hedging)
+    stream_idle_timeout: float = 30.0
+    recover_streams: bool = True
+
+    def hedge_delay(self, target: Target) -> float | None:
+        if self.hedge_after is None or len(self.targets) < 2:
+            return None
+        if isinstance(self.hedge_after, str):
+            return target.health.latency.p95 if target.health.latency is not None else None
+        return self.hedge_after
+
+    @property
+    def can_recover(self) -> bool:
+        return self.recover_streams and len(self.targets) > 1
 
     def is_fallback(self, target: Target, attempts: int) -> bool:
         """Served by other than the first choice: a failover happened."""
@@ -103,14 +139,19 @@ def build_routes(config: Config, transports: Mapping[str, ProviderTransport], cl
             label = f"{target.provider}/{target.model}"
             # Routes with their own breaker settings get their own breakers.
             key = (name, label) if route.breaker is not None else (label,)
+            health = health_for(key, label, policy)
+            if route.hedge_after == "p95":
+                health.latency = health.latency or LatencyWindow(initial=route.attempt_timeout / 2)
             targets.append(Target(
                 provider=target.provider, model=target.model, label=label, weight=target.weight,
-                transport=transports[target.provider], health=health_for(key, label, policy),
+                transport=transports[target.provider], health=health,
                 header_value=label.encode("latin-1", "replace"),
             ))
         plans[name] = RoutePlan(
             name=name, strategy=route.strategy, targets=tuple(targets), timeout=route.timeout,
             attempt_timeout=route.attempt_timeout,
             retry=RetryPolicy(route.retries, route.backoff.base, route.backoff.max),
+            hedge_after=route.hedge_after, stream_idle_timeout=route.stream_idle_timeout,
+            recover_streams=route.recover_streams,
         )
     return plans

@@ -1,14 +1,16 @@
-"""Choosing targets and running attempts: failover, retries, deadlines, breakers.
+"""Choosing targets and running attempts: failover, retries, deadlines, breakers, hedging.
 
 For each request the router walks the route's targets in order (priority, or
-a weighted draw), skipping at once any whose breaker is open or that asked
-to be left alone (429 Retry-After). Failing over to the next target is
-immediate; after a full pass it waits a jittered backoff and goes round again,
-`retries` times, all inside the route's whole-request deadline. Each attempt
-has its own timeout (for streams: until the first chunk).
+a weighted draw), skipping at once any whose breaker is open, that asked to be
+left alone (429 Retry-After), or whose family cannot carry the request.
+Failing over to the next target is immediate; after a full pass it waits a
+jittered backoff and goes round again, `retries` times, all inside the
+route's whole-request deadline. Each attempt has its own timeout (for
+streams: until the first chunk). With `hedge_after`, a slow first attempt is
+raced against the next target and the loser is cancelled.
 
 The router never imports pydantic, aiohttp or a wire format: it sees
-`RoutePlan`s, transports and `UpstreamError`s.
+`RoutePlan`s, transports, `UpstreamError` and `Untranslatable`.
 """
 
 from __future__ import annotations
@@ -17,24 +19,26 @@ import asyncio
 import logging
 import math
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, Generic, TypeVar
 
 from releve.clock import Clock
-from releve.errors import NoTargetAvailable, UpstreamError
+from releve.errors import InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
 
 from ._deadlines import DeadlineWheel
-from ._events import AttemptFailed, EventBus, ServedByFallback
+from ._events import AttemptFailed, EventBus, HedgeCancelled, HedgeStarted, ServedByFallback, TargetSkipped
 from ._plan import RoutePlan, Target
 from ._sse import first_chunk_problem
-from .providers import UpstreamCall, UpstreamResponse, UpstreamStream
+from .providers import Operation, UpstreamCall, UpstreamResponse, UpstreamStream
 
 __all__ = ["Router", "Served", "ServedStream"]
 
 logger = logging.getLogger("releve.gateway")
 _T = TypeVar("_T")
 _CREDENTIALS_WARNING_EVERY = 60.0
+Body = dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -60,7 +64,26 @@ class _Outcome:
     label: str
     what: str
     timeout: bool = False
-    skipped: bool = False  # not tried: breaker open or rate limited
+    skipped: bool = False        # not tried: breaker open or rate limited
+    untranslatable: bool = False  # not tried: its family cannot carry the request
+
+
+@dataclass(slots=True)
+class _Won(Generic[_T]):
+    value: _T
+    target: Target
+
+
+class _Run:
+    """The bookkeeping of one request's attempts."""
+
+    __slots__ = ("attempts", "deadline", "deadline_reached", "outcomes")
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.outcomes: list[_Outcome] = []
+        self.attempts = 0
+        self.deadline_reached = False
 
 
 class Router:
@@ -72,9 +95,19 @@ class Router:
         self._rng = rng or random.Random()
         self._wheel: DeadlineWheel | None = None
 
-    def _start_wheel(self) -> DeadlineWheel:
+    @property
+    def bus(self) -> EventBus:
+        return self._bus
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def wheel(self) -> DeadlineWheel:
         # Built on first use, inside the server's event loop.
-        self._wheel = DeadlineWheel()
+        if self._wheel is None:
+            self._wheel = DeadlineWheel()
         return self._wheel
 
     def close(self) -> None:
@@ -82,16 +115,16 @@ class Router:
             self._wheel.close()
             self._wheel = None
 
-    async def send(self, plan: RoutePlan, body: dict[str, object], path: str) -> Served:
-        async def attempt(target: Target, call: UpstreamCall) -> UpstreamResponse:
-            return await target.transport.send(call)
+    async def send(self, plan: RoutePlan, body: Body, operation: Operation = Operation.CHAT) -> Served:
+        async def attempt(target: Target) -> UpstreamResponse:
+            return await target.transport.send(UpstreamCall(operation, body, target.model))
 
-        response, target, attempts = await self._run(plan, body, path, attempt)
-        return Served(response, target, attempts)
+        won, attempts = await self._run(plan, attempt)
+        return Served(won.value, won.target, attempts)
 
-    async def open_stream(self, plan: RoutePlan, body: dict[str, object], path: str) -> ServedStream:
-        async def attempt(target: Target, call: UpstreamCall) -> tuple[UpstreamStream, AsyncIterator[bytes], bytes]:
-            stream = await target.transport.open_stream(call)
+    async def open_stream(self, plan: RoutePlan, body: Body, *, exclude: Collection[Target] = ()) -> ServedStream:
+        async def attempt(target: Target) -> tuple[UpstreamStream, AsyncIterator[bytes], bytes]:
+            stream = await target.transport.open_stream(UpstreamCall(Operation.CHAT, body, target.model, True))
             try:
                 chunks = aiter(stream)
                 try:
@@ -105,76 +138,142 @@ class Router:
                 raise
             return stream, chunks, first
 
-        (stream, chunks, first), target, attempts = await self._run(plan, body, path, attempt)
-        return ServedStream(first, chunks, stream, target, attempts)
+        won, attempts = await self._run(plan, attempt, exclude)
+        stream, chunks, first = won.value
+        return ServedStream(first, chunks, stream, won.target, attempts)
 
-    async def _run(self, plan: RoutePlan, body: dict[str, object], path: str,
-                   attempt: Callable[[Target, UpstreamCall], Awaitable[_T]]) -> tuple[_T, Target, int]:
-        clock = self._clock
-        wheel = self._wheel or self._start_wheel()
-        deadline = clock.now() + plan.timeout
-        outcomes: list[_Outcome] = []
-        attempts = 0
-        deadline_reached = False
+    async def resume_stream(self, plan: RoutePlan, body: Body, partial: str, failed: Target) -> ServedStream:
+        """Continue a broken stream elsewhere: the partial answer goes as an assistant prefix.
+
+        Trailing whitespace is left out of the prefix (Anthropic refuses a prefill that ends
+        with it; models put the space at the start of the next token anyway). With no text
+        sent yet, the request is simply sent again.
+        """
+        prefix = partial.rstrip()
+        if not prefix:
+            return await self.open_stream(plan, body, exclude=(failed,))
+        messages = [*body["messages"], {"role": "assistant", "content": prefix}]
+        return await self.open_stream(plan, {**body, "messages": messages}, exclude=(failed,))
+
+    async def _run(self, plan: RoutePlan, attempt: Callable[[Target], Awaitable[_T]],
+                   exclude: Collection[Target] = ()) -> tuple[_Won[_T], int]:
+        run = _Run(self._clock.now() + plan.timeout)
         for retry in range(plan.retry.retries + 1):
             if retry:
                 pause = plan.retry.delay(retry - 1, self._rng)
-                if clock.now() + pause >= deadline:
-                    deadline_reached = True
+                if self._clock.now() + pause >= run.deadline:
+                    run.deadline_reached = True
                     break
-                await clock.sleep(pause)
-            tried = False
-            for target in plan.ordered(self._rng):
-                health = target.health
-                now = clock.now()
-                remaining = deadline - now
-                if remaining <= 0:
-                    deadline_reached = True
-                    break
-                if health.cooldown_until > now:
-                    wait = health.cooldown_until - now
-                    outcomes.append(_Outcome(target.label, f"rate limited for another {_secs(wait)}",
-                                             skipped=True))
-                    continue
-                if not health.breaker.allow():
-                    wait = health.breaker.open_remaining()
-                    outcomes.append(_Outcome(target.label, f"circuit open for another {_secs(wait)}",
-                                             skipped=True))
-                    continue
-                tried = True
-                attempts += 1
-                limit = min(plan.attempt_timeout, remaining)
-                deadline_for_attempt = wheel.arm(limit)
-                try:
-                    result = await attempt(target, UpstreamCall(path, target.encode(body)))
-                except asyncio.CancelledError:
-                    if not deadline_for_attempt.expired():
-                        health.breaker.abandon_trial()
-                        raise
-                    self._failed(plan, target, UpstreamError(f"timed out after {_secs(limit)}", timeout=True),
-                                 outcomes)
-                    continue
-                except UpstreamError as exc:
-                    if not exc.retryable:
-                        # The provider is fine; the request is not. Relay, don't fail over.
-                        health.breaker.record_success()
-                        raise
-                    self._failed(plan, target, exc, outcomes)
-                    continue
-                except BaseException:
-                    health.breaker.abandon_trial()
-                    raise
-                finally:
-                    wheel.disarm(deadline_for_attempt)
-                health.breaker.record_success()
-                if plan.is_fallback(target, attempts):
-                    self._bus.publish(ServedByFallback(plan.name, target.label, attempts, clock.now()))
-                return result, target, attempts
-            if deadline_reached or not tried:
+                await self._clock.sleep(pause)
+            tried_before = run.attempts
+            candidates = self._available(plan, run, exclude)
+            for target in candidates:
+                hedge = plan.hedge_delay(target)
+                if hedge is None:
+                    won = await self._attempt(plan, target, attempt, run)
+                else:
+                    won = await self._hedged(plan, target, candidates, attempt, run, hedge)
+                if won is not None:
+                    if plan.is_fallback(won.target, run.attempts):
+                        self._bus.publish(ServedByFallback(plan.name, won.target.label, run.attempts,
+                                                           self._clock.now()))
+                    return won, run.attempts
+            if run.deadline_reached or run.attempts == tried_before:
                 break
-        raise self._exhausted(plan, outcomes, attempts, deadline_reached)
+        raise self._exhausted(plan, run)
 
-    def _failed(self, plan: RoutePlan, target: Target, exc: UpstreamError, outcomes: list[_Outcome]) -> None:
+    def _available(self, plan: RoutePlan, run: _Run, exclude: Collection[Target]) -> Iterator[Target]:
+        """The targets that may be tried now, in order; records why the others are skipped."""
+        for target in plan.ordered(self._rng):
+            if target in exclude:
+                continue
+            health = target.health
+            now = self._clock.now()
+            if run.deadline - now <= 0:
+                run.deadline_reached = True
+                return
+            if health.cooldown_until > now:
+                run.outcomes.append(_Outcome(target.label, f"rate limited for another "
+                                             f"{_secs(health.cooldown_until - now)}", skipped=True))
+                continue
+            if not health.breaker.available():
+                run.outcomes.append(_Outcome(target.label, f"circuit open for another "
+                                             f"{_secs(health.breaker.open_remaining())}", skipped=True))
+                continue
+            yield target
+
+    async def _attempt(self, plan: RoutePlan, target: Target, attempt: Callable[[Target], Awaitable[_T]],
+                       run: _Run) -> _Won[_T] | None:
+        """One attempt at one target: its result, or None once the failure is recorded."""
+        health = target.health
+        if not health.breaker.allow():  # another request took the half-open trial meanwhile
+            run.outcomes.append(_Outcome(target.label, "circuit half-open, trial in progress", skipped=True))
+            return None
+        run.attempts += 1
+        limit = min(plan.attempt_timeout, max(0.0, run.deadline - self._clock.now()))
+        armed = self.wheel.arm(limit)
+        started = time.perf_counter() if health.latency is not None else 0.0
+        try:
+            value = await attempt(target)
+        except asyncio.CancelledError:
+            if not armed.expired():
+                health.breaker.abandon_trial()
+                raise
+            self._failed(plan, target, UpstreamError(f"timed out after {_secs(limit)}", timeout=True), run)
+            return None
+        except Untranslatable as exc:
+            health.breaker.abandon_trial()
+            run.attempts -= 1  # nothing was sent
+            run.outcomes.append(_Outcome(target.label, f"cannot carry this request: {exc.reason}",
+                                         untranslatable=True))
+            self._bus.publish(TargetSkipped(plan.name, target.label, exc.reason, self._clock.now()))
+            logger.info("route %s: skipped %s: %s", plan.name, target.label, exc.reason)
+            return None
+        except UpstreamError as exc:
+            if not exc.retryable:
+                # The provider is fine; the request is not. Relay, don't fail over.
+                health.breaker.record_success()
+                raise
+            self._failed(plan, target, exc, run)
+            return None
+        except BaseException:
+            health.breaker.abandon_trial()
+            raise
+        finally:
+            self.wheel.disarm(armed)
+        health.breaker.record_success()
+        if health.latency is not None:
+            health.latency.observe(time.perf_counter() - started)
+        return _Won(value, target)
+
+    async def _hedged(self, plan: RoutePlan, first: Target, rest: Iterator[Target],
+                      attempt: Callable[[Target], Awaitable[_T]], run: _Run, delay: float) -> _Won[_T] | None:
+        """Race `first` against the next available target once `first` is slower than `delay`."""
+        racing: dict[asyncio.Task[_Won[_T] | None], Target] = {
+            asyncio.ensure_future(self._attempt(plan, first, attempt, run)): first}
+        try:
+            done, _ = await asyncio.wait(set(racing), timeout=delay)
+            if not done:
+                second = next(rest, None)
+                if second is not None:
+                    self._bus.publish(HedgeStarted(plan.name, second.label, self._clock.now()))
+                    racing[asyncio.ensure_future(self._attempt(plan, second, attempt, run))] = second
+            while racing:
+                done, _ = await asyncio.wait(set(racing), return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    racing.pop(task)
+                    won = task.result()  # a client mistake propagates from here
+                    if won is not None:
+                        return won
+            return None
+        finally:
+            for task, target in racing.items():
+                task.cancel()
+                self._bus.publish(HedgeCancelled(plan.name, target.label, self._clock.now()))
+            if racing:
+                await asyncio.gather(*racing, return_exceptions=True)
+
+    def _failed(self, plan: RoutePlan, target: Target, exc: UpstreamError, run: _Run) -> None:
         health = target.health
         now = self._clock.now()
         health.breaker.record_failure()
@@ -184,15 +283,18 @@ class Router:
             health.last_credentials_warning = now
             logger.warning("provider %s rejected Relève's credentials (%s): check providers.%s.api_key",
                            target.provider, exc.upstream_status, target.provider)
-        outcomes.append(_Outcome(target.label, exc.reason, exc.timeout))
-        self._bus.publish(AttemptFailed(plan.name, target.label, _kind(exc), exc.reason,
-                                        exc.upstream_status, now))
+        run.outcomes.append(_Outcome(target.label, exc.reason, exc.timeout))
+        self._bus.publish(AttemptFailed(plan.name, target.label, _kind(exc), exc.reason, exc.upstream_status, now))
 
-    def _exhausted(self, plan: RoutePlan, outcomes: list[_Outcome], attempts: int,
-                   deadline_reached: bool) -> NoTargetAvailable:
-        if attempts == 0:
+    def _exhausted(self, plan: RoutePlan, run: _Run) -> InvalidRequest | NoTargetAvailable:
+        outcomes = run.outcomes
+        if outcomes and all(o.untranslatable for o in outcomes):
+            reasons = "; ".join(f"{o.label}: {o.what}" for o in outcomes)
+            return InvalidRequest(f"No target of route '{plan.name}' can carry this request ({reasons}).",
+                                  code="unsupported_feature")
+        if run.attempts == 0:
             status = 503
-        elif deadline_reached or all(o.timeout for o in outcomes if not o.skipped):
+        elif run.deadline_reached or all(o.timeout for o in outcomes if not (o.skipped or o.untranslatable)):
             status = 504
         else:
             status = 502
@@ -200,7 +302,7 @@ class Router:
         # One line per target, its latest outcome: that is what the reader needs.
         latest = {o.label: o.what for o in outcomes}
         detail = "; ".join(f"{label}: {what}" for label, what in latest.items())
-        if deadline_reached:
+        if run.deadline_reached:
             detail += f"; deadline of {_secs(plan.timeout)} reached"
         message = (f"Route '{plan.name}': no target could answer ({detail}). "
                    f"Retry after {math.ceil(retry_after)} s.")

@@ -7,7 +7,6 @@ as `{"error": {"message", "type", "code", "param"}}`.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from collections.abc import Callable
@@ -31,7 +30,8 @@ from ._openai_wire import (
 )
 from ._plan import RoutePlan
 from ._router import Router, ServedStream
-from ._sse import DoneWatcher
+from ._streaming import Piece, RelayedStream, relay_until_done
+from .providers import Operation
 
 __all__ = ["OpenAIApi"]
 
@@ -68,18 +68,18 @@ class OpenAIApi:
         await send_bytes(send, 200, self._models_body)
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._serve(scope, receive, send, "/chat/completions", chat=True)
+        await self._serve(scope, receive, send, Operation.CHAT)
 
     async def embeddings(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._serve(scope, receive, send, "/embeddings", chat=False)
+        await self._serve(scope, receive, send, Operation.EMBEDDINGS)
 
-    async def _serve(self, scope: Scope, receive: Receive, send: Send, path: str, *, chat: bool) -> None:
+    async def _serve(self, scope: Scope, receive: Receive, send: Send, operation: Operation) -> None:
         started = time.perf_counter()
         route_name, client = "-", None
         try:
             client = self._auth.authenticate(scope["headers"])
             body = parse_object(await read_body(scope, receive, self._max_body))
-            if chat:
+            if operation is Operation.CHAT:
                 requested, stream = check_chat(body)
             else:
                 requested, stream = check_embeddings(body), False
@@ -89,10 +89,10 @@ class OpenAIApi:
                                      status=404, code="model_not_found", param="model")
             route_name = plan.name  # never the client's string: metric labels stay bounded
             if stream:
-                served_stream = await self._router.open_stream(plan, body, path)
-                await self._relay(scope, receive, send, plan, served_stream, started, client)
+                served_stream = await self._router.open_stream(plan, body)
+                await self._relay(receive, send, plan, body, served_stream, started, client)
                 return
-            served = await self._router.send(plan, body, path)
+            served = await self._router.send(plan, body, operation)
         except ClientGone:
             return
         except UpstreamError as exc:  # the client's own mistake, as judged by the provider
@@ -112,9 +112,9 @@ class OpenAIApi:
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
 
-    async def _relay(self, scope: Scope, receive: Receive, send: Send, plan: RoutePlan,
+    async def _relay(self, receive: Receive, send: Send, plan: RoutePlan, body: dict[str, Any],
                      served: ServedStream, started: float, client: str | None) -> None:
-        """Relay an open stream chunk by chunk; stop the upstream if the client leaves."""
+        """Relay an open stream event by event; stop the upstream if the client leaves."""
         target = served.target
         await send({"type": "http.response.start", "status": 200, "headers": [
             *_SSE_HEADERS, (b"x-releve-target", target.header_value),
@@ -122,44 +122,12 @@ class OpenAIApi:
         # Latency for streams is time to first byte: what a user waits for.
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
-        done = DoneWatcher()
-        done.feed(served.first)
-        # The relay runs in this task; a watcher cancels it if the client leaves, which also closes
-        # the upstream stream (uvicorn's send() ignores a gone client silently).
-        this_task = asyncio.current_task()
-        client_left = False
-
-        async def watch_client() -> None:
-            nonlocal client_left
-            while (await receive())["type"] != "http.disconnect":
-                pass
-            client_left = True
-            if this_task is not None:
-                this_task.cancel()
-
-        watcher = asyncio.ensure_future(watch_client())
-        problem: str | None = None
-        try:
-            await send({"type": "http.response.body", "body": served.first, "more_body": True})
-            async for chunk in served.chunks:
-                done.feed(chunk)
-                await send({"type": "http.response.body", "body": chunk, "more_body": True})
-            if not done.done:
-                problem = "the stream ended before it was complete"
-        except UpstreamError as exc:
-            problem = exc.reason
-        except asyncio.CancelledError:
-            if client_left and this_task is not None and this_task.uncancel() == 0:
-                return  # the client left: nothing more to send
-            raise
-        finally:
-            watcher.cancel()
-            await served.stream.aclose()
+        relayed = RelayedStream(self._router, plan, body, served, parse=False)
+        problem = await relay_until_done(receive, send, relayed, _openai_pieces)
         if problem is not None:
-            target.health.breaker.record_failure()
-            self._metrics.observe_request(plan.name, target.label, "interrupted", 0.0)
-            await send({"type": "http.response.body", "more_body": True, "body": stream_error_event(
-                f"The answer from {target.label} broke off mid-stream ({problem}).", "stream_interrupted")})
+            self._metrics.observe_request(plan.name, relayed.target.label, "interrupted", 0.0)
+            await send({"type": "http.response.body", "more_body": True,
+                        "body": stream_error_event(problem, "stream_interrupted")})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _send_error(self, send: Send, exc: GatewayError) -> None:
@@ -173,6 +141,10 @@ class OpenAIApi:
         seconds = time.perf_counter() - started
         self._metrics.observe_request(route, target, outcome, seconds)
         self._log.write(route, target, attempts, status, outcome, seconds, client)
+
+
+def _openai_pieces(piece: Piece) -> bytes:
+    return piece.raw
 
 
 def _attempts(count: int) -> bytes:

@@ -86,7 +86,8 @@ def parse_generate(model: str, body: Any) -> GenerateRequest:
         if not isinstance(parts, list) or not parts or not all(isinstance(p, dict) for p in parts):
             raise ApiError(400, f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty.\n")
         text = _parts_text(parts)
-        results = [result_text(r.get("response")) for p in parts if isinstance(r := _get(p, "functionResponse"), dict)]
+        results = [result_text(_unwrap(r.get("response")))
+                   for p in parts if isinstance(r := _get(p, "functionResponse"), dict)]
         prompt_tokens += len(text.split()) + sum(len(r.split()) for r in results)
         if role == "user" and any(isinstance(p.get("text"), str) for p in parts):
             last_user_text = text
@@ -251,3 +252,13 @@ def error_body(exc: ApiError) -> bytes:
 
 
 GEMINI: Final = Family("gemini", _sent_key, _key_error, error_body, MALFORMED)
+
+
+def _unwrap(response: object) -> object:
+    """Gemini wants an object as a function's response, so a plain result travels as {"content": …}.
+
+    A model reads that wrapper as the result itself; so does the simulator.
+    """
+    if isinstance(response, dict) and set(response) == {"content"}:
+        return response["content"]
+    return response

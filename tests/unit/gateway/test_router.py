@@ -10,8 +10,16 @@ import pytest
 
 from releve.clock import VirtualClock
 from releve.config import config_from_mapping
-from releve.errors import NoTargetAvailable, UpstreamError
-from releve.gateway import EventBus, Router, ServedByFallback, build_routes
+from releve.errors import InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
+from releve.gateway import (
+    EventBus,
+    HedgeCancelled,
+    HedgeStarted,
+    Router,
+    ServedByFallback,
+    TargetSkipped,
+    build_routes,
+)
 from support.scripted import ScriptedTransport
 
 Built = tuple[Router, dict[str, ScriptedTransport], EventBus]
@@ -39,7 +47,7 @@ def body() -> dict[str, object]:
 async def test_serves_from_the_first_target_when_healthy(clock: VirtualClock) -> None:
     """A healthy primary answers with one attempt and the fallback is untouched."""
     router, transports, _ = make_router(clock, {"a": [200], "b": [200]})
-    served = await router.send(router.routes["chat"], body(), "/chat/completions")
+    served = await router.send(router.routes["chat"], body())
     assert (served.target.label, served.attempts) == ("a/a-model", 1)
     assert transports["b"].calls == []
 
@@ -47,9 +55,9 @@ async def test_serves_from_the_first_target_when_healthy(clock: VirtualClock) ->
 async def test_sends_the_target_model_not_the_route_name(clock: VirtualClock) -> None:
     """The route name the client used is replaced by each target's model."""
     router, transports, _ = make_router(clock, {"a": [503], "b": [200]})
-    await router.send(router.routes["chat"], body(), "/chat/completions")
-    assert b'"model":"a-model"' in transports["a"].calls[0].body
-    assert b'"model":"b-model"' in transports["b"].calls[0].body
+    await router.send(router.routes["chat"], body())
+    assert transports["a"].calls[0].model == "a-model"
+    assert transports["b"].calls[0].model == "b-model"
 
 
 @pytest.mark.parametrize("failure", [500, 502, 503, 504, 529, 408, 429, 401, 403, 404, "malformed", "hang",
@@ -57,7 +65,7 @@ async def test_sends_the_target_model_not_the_route_name(clock: VirtualClock) ->
 async def test_fails_over_on_upstream_failure(clock: VirtualClock, failure: Any) -> None:
     """Each kind of provider failure moves the request to the next target."""
     router, transports, bus = make_router(clock, {"a": [failure], "b": [200]})
-    served = await router.send(router.routes["chat"], body(), "/chat/completions")
+    served = await router.send(router.routes["chat"], body())
     assert (served.target.label, served.attempts) == ("b/b-model", 2)
     assert any(isinstance(event, ServedByFallback) for event in bus.drain())
 
@@ -67,7 +75,7 @@ async def test_relays_the_clients_own_mistake_without_failover(clock: VirtualClo
     """A request the provider rejects as malformed is not sent elsewhere."""
     router, transports, _ = make_router(clock, {"a": [status], "b": [200]})
     with pytest.raises(UpstreamError) as caught:
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     assert caught.value.upstream_status == status and not caught.value.retryable
     assert transports["b"].calls == []
 
@@ -76,7 +84,7 @@ async def test_open_breaker_skips_the_target_without_calling_it(clock: VirtualCl
     """After three failures the primary is no longer called at all."""
     router, transports, _ = make_router(clock, {"a": [503], "b": [200]})
     for _ in range(10):
-        served = await router.send(router.routes["chat"], body(), "/chat/completions")
+        served = await router.send(router.routes["chat"], body())
         assert served.target.provider == "b"
     assert len(transports["a"].calls) == 3
     assert router.routes["chat"].targets[0].health.breaker.state == "open"
@@ -86,9 +94,9 @@ async def test_half_open_trial_brings_the_primary_back(clock: VirtualClock) -> N
     """Once open_for has passed, one request tries the primary and, on success, it serves again."""
     router, transports, _ = make_router(clock, {"a": [503, 503, 503, 200], "b": [200]})
     for _ in range(3):
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     clock.advance(30.0)
-    served = await router.send(router.routes["chat"], body(), "/chat/completions")
+    served = await router.send(router.routes["chat"], body())
     assert served.target.provider == "a"
     assert router.routes["chat"].targets[0].health.breaker.state == "closed"
 
@@ -96,11 +104,11 @@ async def test_half_open_trial_brings_the_primary_back(clock: VirtualClock) -> N
 async def test_rate_limited_target_rests_for_its_retry_after(clock: VirtualClock) -> None:
     """A 429 with Retry-After keeps the target out of rotation until then."""
     router, transports, _ = make_router(clock, {"a": [429, 200], "b": [200]}, retry_after=5.0)
-    await router.send(router.routes["chat"], body(), "/chat/completions")
-    await router.send(router.routes["chat"], body(), "/chat/completions")
+    await router.send(router.routes["chat"], body())
+    await router.send(router.routes["chat"], body())
     assert len(transports["a"].calls) == 1
     clock.advance(5.0)
-    served = await router.send(router.routes["chat"], body(), "/chat/completions")
+    served = await router.send(router.routes["chat"], body())
     assert served.target.provider == "a"
 
 
@@ -108,7 +116,7 @@ async def test_every_target_failing_names_each_in_the_error(clock: VirtualClock)
     """When all fail, the error says what each target did and when to retry."""
     router, _, _ = make_router(clock, {"a": [503], "b": ["malformed"]})
     with pytest.raises(NoTargetAvailable) as caught:
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     error = caught.value
     assert error.status == 502
     assert "a/a-model: 503" in error.message and "b/b-model: malformed" in error.message
@@ -119,7 +127,7 @@ async def test_every_target_hanging_is_a_gateway_timeout(clock: VirtualClock) ->
     """Attempts that all time out give 504."""
     router, _, _ = make_router(clock, {"a": ["hang"], "b": ["hang"]})
     with pytest.raises(NoTargetAvailable) as caught:
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     assert caught.value.status == 504
     assert "timed out after 50ms" in caught.value.message
 
@@ -129,10 +137,10 @@ async def test_nothing_available_is_503_without_any_call(clock: VirtualClock) ->
     router, transports, _ = make_router(clock, {"a": [503], "b": [503]})
     for _ in range(3):
         with pytest.raises(NoTargetAvailable):
-            await router.send(router.routes["chat"], body(), "/chat/completions")
+            await router.send(router.routes["chat"], body())
     calls = sum(len(t.calls) for t in transports.values())
     with pytest.raises(NoTargetAvailable) as caught:
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     assert caught.value.status == 503
     assert "circuit open for another 30s" in caught.value.message
     assert caught.value.retry_after == pytest.approx(30.0)
@@ -144,7 +152,7 @@ async def test_retries_after_a_backoff_when_a_pass_fails(clock: VirtualClock) ->
     router, transports, _ = make_router(clock, {"a": [503, 200]},
                                         route={"retries": 1, "backoff": {"base": "100ms", "max": "1s"}})
     before = clock.now()
-    served = await router.send(router.routes["chat"], body(), "/chat/completions")
+    served = await router.send(router.routes["chat"], body())
     assert served.attempts == 2
     assert 0 <= clock.now() - before <= 0.1
 
@@ -155,7 +163,7 @@ async def test_the_deadline_bounds_the_retries(clock: VirtualClock) -> None:
                                         route={"retries": 10, "timeout": 1, "attempt_timeout": 0.05,
                                                "backoff": {"base": "1s", "max": "1s"}})
     with pytest.raises(NoTargetAvailable):
-        await router.send(router.routes["chat"], body(), "/chat/completions")
+        await router.send(router.routes["chat"], body())
     assert len(transports["a"].calls) < 11
 
 
@@ -164,14 +172,62 @@ async def test_weighted_strategy_shares_traffic_by_weight(clock: VirtualClock) -
     router, _, _ = make_router(clock, {"a": [200], "b": [200]}, route={
         "strategy": "weighted",
         "targets": [{"provider": "a", "model": "a-model", "weight": 3}, {"provider": "b", "model": "b-model"}]})
-    counts = Counter([(await router.send(router.routes["chat"], body(), "/x")).target.provider for _ in range(2000)])
+    counts = Counter([(await router.send(router.routes["chat"], body())).target.provider for _ in range(2000)])
     assert 0.70 < counts["a"] / 2000 < 0.80
 
 
 async def test_stream_fails_over_before_the_first_byte(clock: VirtualClock) -> None:
     """A stream whose primary fails to open is served by the fallback, the failed one closed."""
     router, transports, _ = make_router(clock, {"a": [503], "b": [200]})
-    served = await router.open_stream(router.routes["chat"], body(), "/chat/completions")
+    served = await router.open_stream(router.routes["chat"], body())
     assert served.target.provider == "b"
     assert served.first.startswith(b"data: ")
     await served.stream.aclose()
+
+
+async def test_target_that_cannot_carry_the_request_is_skipped(clock: VirtualClock) -> None:
+    """A target whose family lacks a feature is skipped, not counted as a failure."""
+    router, transports, bus = make_router(clock, {"a": [Untranslatable("n > 1")], "b": [200]})
+    served = await router.send(router.routes["chat"], body())
+    assert served.target.provider == "b" and served.attempts == 1
+    assert router.routes["chat"].targets[0].health.breaker.state == "closed"
+    assert any(isinstance(e, TargetSkipped) and e.reason == "n > 1" for e in bus.drain())
+
+
+async def test_no_target_able_to_carry_the_request_is_a_400(clock: VirtualClock) -> None:
+    """When no target can carry a feature, the client gets a 400 naming each reason."""
+    router, _, _ = make_router(clock, {"a": [Untranslatable("n > 1")], "b": [Untranslatable("logprobs")]})
+    with pytest.raises(InvalidRequest) as caught:
+        await router.send(router.routes["chat"], body())
+    assert caught.value.status == 400 and caught.value.code == "unsupported_feature"
+    assert "a/a-model: cannot carry this request: n > 1" in caught.value.message
+
+
+async def test_hedge_starts_the_next_target_and_cancels_the_loser(clock: VirtualClock) -> None:
+    """A slow first attempt is raced by the next target; the first to answer wins."""
+    router, transports, bus = make_router(clock, {"a": ["slow"], "b": [200]},
+                                          route={"hedge_after": "20ms", "attempt_timeout": 2})
+    served = await router.send(router.routes["chat"], body())
+    assert served.target.provider == "b"
+    events = bus.drain()
+    assert any(isinstance(e, HedgeStarted) and e.target == "b/b-model" for e in events)
+    assert any(isinstance(e, HedgeCancelled) and e.target == "a/a-model" for e in events)
+
+
+async def test_no_hedge_when_the_first_answers_in_time(clock: VirtualClock) -> None:
+    """A first attempt faster than hedge_after runs alone."""
+    router, transports, bus = make_router(clock, {"a": [200], "b": [200]}, route={"hedge_after": "200ms"})
+    served = await router.send(router.routes["chat"], body())
+    assert served.target.provider == "a" and transports["b"].calls == []
+    assert not any(isinstance(e, HedgeStarted) for e in bus.drain())
+
+
+async def test_p95_hedging_learns_the_targets_latency(clock: VirtualClock) -> None:
+    """With hedge_after: p95 the delay follows the target's observed time to first byte."""
+    router, _, _ = make_router(clock, {"a": [200], "b": [200]}, route={"hedge_after": "p95", "attempt_timeout": 2})
+    plan = router.routes["chat"]
+    assert plan.hedge_delay(plan.targets[0]) == pytest.approx(1.0)  # attempt_timeout / 2 until measured
+    for _ in range(30):
+        await router.send(plan, body())
+    delay = plan.hedge_delay(plan.targets[0])
+    assert delay is not None and delay < 0.05

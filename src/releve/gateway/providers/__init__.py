@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from releve.config import ProviderConfig, ProviderKind
 
-from ._base import ProviderTransport, UpstreamCall, UpstreamResponse, UpstreamStream
+from ._anthropic import AnthropicTransport
+from ._base import Operation, ProviderTransport, UpstreamCall, UpstreamResponse, UpstreamStream
 from ._classify import CLIENT_MISTAKES, parse_retry_after
-from ._openai import OpenAITransport
+from ._gemini import GeminiTransport
+from ._openai import AzureOpenAITransport, OpenAITransport
 
 __all__ = [
+    "AnthropicTransport",
+    "AzureOpenAITransport",
     "CLIENT_MISTAKES",
+    "GeminiTransport",
     "OpenAITransport",
+    "Operation",
     "ProviderTransport",
     "UpstreamCall",
     "UpstreamResponse",
@@ -22,11 +28,17 @@ __all__ = [
     "transport_for",
 ]
 
+_REGISTRY: Mapping[ProviderKind, Callable[[str, ProviderConfig], ProviderTransport]] = {
+    ProviderKind.OPENAI: OpenAITransport,
+    ProviderKind.OPENAI_COMPATIBLE: OpenAITransport,
+    ProviderKind.AZURE_OPENAI: AzureOpenAITransport,
+    ProviderKind.ANTHROPIC: AnthropicTransport,
+    ProviderKind.GEMINI: GeminiTransport,
+}
+
 
 def transport_for(name: str, config: ProviderConfig) -> ProviderTransport:
-    if config.kind in (ProviderKind.OPENAI, ProviderKind.OPENAI_COMPATIBLE):
-        return OpenAITransport(name, config)
-    raise ValueError(f"providers.{name}.kind: no transport for {config.kind!r}")
+    return _REGISTRY[config.kind](name, config)
 
 
 def http_transports(providers: Mapping[str, ProviderConfig]) -> dict[str, ProviderTransport]:

@@ -1,36 +1,46 @@
 """The seam between the router and the network: one `ProviderTransport` per provider.
 
-The router calls `send()` for a whole answer and `open_stream()` for SSE; both
-raise only `UpstreamError`, so the router never sees aiohttp's exceptions.
-Unit tests replace transports with scripted ones; integration tests use the
-real aiohttp transport against the provider simulator.
+The router hands a transport the request in Relève's internal format (OpenAI's
+Chat Completions, as parsed at the inbound edge) and the target's model; the
+transport encodes it for its family, sends it, and gives back an answer in
+the internal format: the upstream's bytes as they are for OpenAI-compatible
+providers, translated ones for the others. Streams likewise yield OpenAI SSE
+bytes. Transports raise `UpstreamError` (the attempt failed) or
+`Untranslatable` (this family cannot carry the request: skip the target),
+never aiohttp's exceptions.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Protocol
+from enum import StrEnum
+from typing import Any, Protocol
 
-__all__ = ["ProviderTransport", "UpstreamCall", "UpstreamResponse", "UpstreamStream"]
+__all__ = ["Operation", "ProviderTransport", "UpstreamCall", "UpstreamResponse", "UpstreamStream"]
+
+
+class Operation(StrEnum):
+    CHAT = "chat"
+    EMBEDDINGS = "embeddings"
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:
-    """One request to one provider: the path under its base URL and the body bytes."""
-
-    path: str
-    body: bytes
+    operation: Operation
+    body: dict[str, Any]  # internal (OpenAI) format; a transport may set "model" but must not keep it
+    model: str
+    stream: bool = False
 
 
 @dataclass(frozen=True, slots=True)
 class UpstreamResponse:
     status: int
-    body: bytes
+    body: bytes  # internal (OpenAI) format
 
 
 class UpstreamStream(Protocol):
-    """An open upstream SSE body. Must be closed, whether consumed or not."""
+    """An open upstream SSE body, as OpenAI SSE bytes. Must be closed, whether consumed or not."""
 
     def __aiter__(self) -> AsyncIterator[bytes]: ...
 
