@@ -6,7 +6,7 @@ import importlib
 
 import pytest
 
-PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.sim"]
+PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -24,13 +24,29 @@ TICK = 0.01
 
 
 class Armed:
-    __slots__ = ("cancelling", "fired", "slot", "task")
+    """One armed deadline. For an idle timeout, `renew()` it on activity and `pause()` it
+    while waiting on something else: per chunk that is two attribute writes, not a
+    re-arm (the sweep re-files a renewed deadline instead of firing it)."""
 
-    def __init__(self, task: asyncio.Task[Any], slot: int) -> None:
+    __slots__ = ("active", "cancelling", "expires", "fired", "loop", "slot", "task", "timeout")
+
+    def __init__(self, task: asyncio.Task[Any], loop: asyncio.AbstractEventLoop, timeout: float,
+                 expires: float, slot: int) -> None:
         self.task = task
+        self.loop = loop
+        self.timeout = timeout
+        self.expires = expires
         self.slot = slot
+        self.active = True
         self.fired = False
         self.cancelling = task.cancelling()
+
+    def renew(self) -> None:
+        self.expires = self.loop.time() + self.timeout
+        self.active = True
+
+    def pause(self) -> None:
+        self.active = False
 
     def expired(self) -> bool:
         """Call on CancelledError: True when this deadline, and only it, cancelled the task."""
@@ -55,13 +71,17 @@ class DeadlineWheel:
         if self._timer is None:  # idle until now: nothing is armed, start ticking from here
             self._next = math.floor(now / self._tick) + 1
             self._timer = self._loop.call_at(self._next * self._tick, self._sweep)
-        slot = max(self._next, math.ceil((now + timeout) / self._tick))
-        armed = Armed(task, slot)
+        expires = now + timeout
+        armed = Armed(task, self._loop, timeout, expires, 0)
+        self._file(armed, expires)
+        return armed
+
+    def _file(self, armed: Armed, expires: float) -> None:
+        slot = armed.slot = max(self._next, math.ceil(expires / self._tick))
         bucket = self._slots.get(slot)
         if bucket is None:
             bucket = self._slots[slot] = set()
         bucket.add(armed)
-        return armed
 
     def disarm(self, armed: Armed) -> None:
         bucket = self._slots.get(armed.slot)
@@ -80,13 +100,21 @@ class DeadlineWheel:
             self._timer = None
 
     def _sweep(self) -> None:
-        now = math.floor(self._loop.time() / self._tick)
+        time_now = self._loop.time()
+        now = math.floor(time_now / self._tick)
+        due: list[Armed] = []
         for slot in range(self._next, now + 1):
             bucket = self._slots.pop(slot, None)
             if bucket:
-                for armed in bucket:
-                    armed.fired = True
-                    armed.task.cancel()
+                due.extend(bucket)
         self._next = max(self._next, now + 1)
+        for armed in due:
+            if not armed.active:  # paused: look again one timeout from now
+                self._file(armed, time_now + armed.timeout)
+            elif armed.expires > time_now:  # renewed since it was filed
+                self._file(armed, armed.expires)
+            else:
+                armed.fired = True
+                armed.task.cancel()
         # Tick while anything is armed; an idle gateway has no timer at all.
         self._timer = self._loop.call_at(self._next * self._tick, self._sweep) if self._slots else None

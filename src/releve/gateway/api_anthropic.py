@@ -23,9 +23,10 @@ from ._metrics import GatewayMetrics
 from ._openai_wire import parse_object
 from ._plan import RoutePlan
 from ._router import Router, ServedStream
-from ._streaming import Piece, RelayedStream, relay_until_done
+from ._streaming import Piece, RelayedStream, StreamBroken, relay_until_done
 from .translate import (
     OpenAIStreamToAnthropic,
+    StreamError,
     anthropic_error_body,
     anthropic_request_to_openai,
     openai_response_to_anthropic,
@@ -139,13 +140,20 @@ class AnthropicApi:
         translator = OpenAIStreamToAnthropic(model)
 
         def render(piece: Piece) -> bytes:
-            return b"".join(_event(name, data) for chunk in piece.chunks or () for name, data in translator.feed(chunk))
+            try:
+                return b"".join(_event(name, data) for chunk in piece.chunks or ()
+                                for name, data in translator.feed(chunk))
+            except (StreamError, Untranslatable) as exc:
+                raise StreamBroken(f"The answer cannot be carried on in Anthropic's format ({exc}).") from None
 
         relayed = RelayedStream(self._router, plan, internal, served, parse=True)
         problem = await relay_until_done(receive, send, relayed, render)
         if problem is None:
-            closing = b"".join(_event(name, data) for name, data in translator.finish())
-        else:
+            try:
+                closing = b"".join(_event(name, data) for name, data in translator.finish())
+            except StreamError as exc:  # ended without a finish reason: never pass it off as complete
+                problem = f"The answer from {relayed.target.label} ended without finishing ({exc})."
+        if problem is not None:
             self._metrics.observe_request(plan.name, relayed.target.label, "interrupted", 0.0)
             closing = _event("error", anthropic_error_body(502, problem))
         await send({"type": "http.response.body", "body": closing, "more_body": False})

@@ -30,7 +30,7 @@ from ._openai_wire import (
 )
 from ._plan import RoutePlan
 from ._router import Router, ServedStream
-from ._streaming import Piece, RelayedStream, relay_until_done
+from ._streaming import RelayedStream, relay_until_done
 from .providers import Operation
 
 __all__ = ["OpenAIApi"]
@@ -123,7 +123,7 @@ class OpenAIApi:
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
         relayed = RelayedStream(self._router, plan, body, served, parse=False)
-        problem = await relay_until_done(receive, send, relayed, _openai_pieces)
+        problem = await relay_until_done(receive, send, relayed, None)
         if problem is not None:
             self._metrics.observe_request(plan.name, relayed.target.label, "interrupted", 0.0)
             await send({"type": "http.response.body", "more_body": True,
@@ -141,10 +141,6 @@ class OpenAIApi:
         seconds = time.perf_counter() - started
         self._metrics.observe_request(route, target, outcome, seconds)
         self._log.write(route, target, attempts, status, outcome, seconds, client)
-
-
-def _openai_pieces(piece: Piece) -> bytes:
-    return piece.raw
 
 
 def _attempts(count: int) -> bytes:

@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from releve.errors import UpstreamError
+from releve.errors import Untranslatable, UpstreamError
 
 from ..translate import SSEParser, StreamError
 from ._http import RawStream
@@ -48,6 +48,8 @@ class TranslatedStream:
                     chunks = self._translate(event.event, data)
                 except StreamError as exc:
                     raise UpstreamError(f"error event from the provider ({exc})") from None
+                except Untranslatable as exc:  # e.g. a block type the client's format has no room for
+                    raise UpstreamError(f"the provider's stream cannot be translated ({exc.reason})") from None
                 out.extend(encode_chunk(item) for item in chunks)
             if out:
                 yield b"".join(out)
