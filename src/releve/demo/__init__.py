@@ -43,15 +43,15 @@ def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | N
 
 
 def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
-    sims = [SimulatorThread(name) for name in ("openai-sim", "mistral-sim", "local-sim")]
+    sims = [SimulatorThread(name) for name in ("openai-sim", "claude-sim", "local-sim")]
     for sim in sims:
         sim.start()
     try:
-        config = config_from_mapping(demo_config(*(sim.base_url for sim in sims)))
+        config = config_from_mapping(demo_config(*(sim.url for sim in sims)))
         with GatewayThread(build_app(config)) as gateway:
             console.print(f"[bold]Relève demo[/]: gateway on {gateway.url}/v1 (metrics: {gateway.url}/metrics)")
             for sim in sims:
-                console.print(f"  simulator {sim.name:<12} {sim.base_url}")
+                console.print(f"  simulator {sim.name:<12} {sim.url}")
             console.print(f"  gateway log: {log_path}")
             tally, elapsed = asyncio.run(_drive(gateway.url, sims[0], duration, rate, console))
     finally:

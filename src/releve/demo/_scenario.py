@@ -24,20 +24,21 @@ def steps(duration: float) -> tuple[Step, ...]:
 
 
 def demo_config(primary: str, secondary: str, tertiary: str) -> dict[str, Any]:
+    """Simulators' root URLs in; the fallback speaks Anthropic's API, so failover crosses families."""
     return {
         "server": {"listen": "127.0.0.1:0", "access_log": False},
         "auth": "none",
         "breaker": {"consecutive_failures": 3, "open_for": "4s"},
         "providers": {
-            "openai": {"kind": "openai-compatible", "base_url": primary, "region": "us"},
-            "mistral": {"kind": "openai-compatible", "base_url": secondary, "region": "eu"},
-            "local": {"kind": "openai-compatible", "base_url": tertiary, "region": "on-premises"},
+            "openai": {"kind": "openai-compatible", "base_url": f"{primary}/v1", "region": "us"},
+            "claude": {"kind": "anthropic", "base_url": secondary, "api_key": "demo", "region": "eu"},
+            "local": {"kind": "openai-compatible", "base_url": f"{tertiary}/v1", "region": "on-premises"},
         },
         "routes": {
             "support-assistant": {
                 "strategy": "priority",
                 "targets": [{"provider": "openai", "model": "gpt-4o-mini"},
-                            {"provider": "mistral", "model": "mistral-small-latest"},
+                            {"provider": "claude", "model": "claude-haiku"},
                             {"provider": "local", "model": "llama3.2"}],
                 "timeout": "10s", "attempt_timeout": "1s", "retries": 1,
             },

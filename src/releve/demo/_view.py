@@ -33,7 +33,7 @@ def live_view(elapsed: float, duration: float, step_title: str, tally: Tally, br
     phase = Text.assemble(("now: ", "bold"), (step_title, "cyan"), f"   ({elapsed:4.1f}s / {duration:.0f}s)")
     log = Text("\n".join(journal[-6:]), style="dim")
     return Panel(Group(phase, figures, targets, log), title=f"Relève demo: gateway {gateway_url}",
-                 subtitle="route support-assistant: openai → mistral → local")
+                 subtitle="route support-assistant: openai → claude (Anthropic API) → local")
 
 
 def summary(tally: Tally, primary: str, elapsed: float) -> Table:
