@@ -27,6 +27,7 @@ from releve.gateway import (
     EventBus,
     GatewayMetrics,
     OpenAIApi,
+    RequestRecorder,
     Router,
     build_routes,
 )
@@ -148,10 +149,10 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
         for target in plan.targets:
             metrics.set_breaker(target.label, target.health.breaker.state)
     auth = ClientAuth(config.clients, required=config.auth is AuthMode.KEYS)
-    access_log = AccessLog(config.server.access_log)
+    recorder = RequestRecorder(metrics, AccessLog(config.server.access_log))
     size = config.server.max_body_size
-    apis = (OpenAIApi(router, auth, metrics, access_log, max_body_size=size),
-            AnthropicApi(router, auth, metrics, access_log, max_body_size=size))
+    apis = (OpenAIApi(router, auth, recorder, max_body_size=size),
+            AnthropicApi(router, auth, recorder, max_body_size=size))
     return App(config, router, apis, metrics, bus, transports)
 
 

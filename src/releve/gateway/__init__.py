@@ -22,6 +22,7 @@ from ._events import (
 from ._metrics import GatewayMetrics
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
+from ._recording import RequestRecorder
 from ._router import Router, Served, ServedStream
 from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
@@ -44,6 +45,7 @@ __all__ = [
     "IllegalTransition",
     "OpenAIApi",
     "RequestFailed",
+    "RequestRecorder",
     "RetryPolicy",
     "RoutePlan",
     "Router",

@@ -17,11 +17,10 @@ import orjson
 from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
 
-from ._access_log import AccessLog
 from ._auth import ClientAuth
-from ._metrics import GatewayMetrics
 from ._openai_wire import parse_object
 from ._plan import RoutePlan
+from ._recording import RequestRecorder
 from ._router import Router, ServedStream
 from ._streaming import Piece, RelayedStream, StreamBroken, relay_until_done
 from .translate import (
@@ -64,12 +63,11 @@ def check_messages(body: dict[str, Any]) -> tuple[str, bool]:
 
 
 class AnthropicApi:
-    def __init__(self, router: Router, auth: ClientAuth, metrics: GatewayMetrics, access_log: AccessLog,
-                 *, max_body_size: int) -> None:
+    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int) -> None:
         self._router = router
         self._auth = auth
-        self._metrics = metrics
-        self._log = access_log
+        self._recorder = recorder
+        self._finish = recorder.finish
         self._max_body = max_body_size
         names = sorted(router.routes)
         self._models_body = orjson.dumps({
@@ -154,7 +152,7 @@ class AnthropicApi:
             except StreamError as exc:  # ended without a finish reason: never pass it off as complete
                 problem = f"The answer from {relayed.target.label} ended without finishing ({exc})."
         if problem is not None:
-            self._metrics.observe_request(plan.name, relayed.target.label, "interrupted", 0.0)
+            self._recorder.interrupted(plan.name, relayed.target.label)
             closing = _event("error", anthropic_error_body(502, problem))
         await send({"type": "http.response.body", "body": closing, "more_body": False})
 
@@ -164,11 +162,6 @@ class AnthropicApi:
             headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
         await send_bytes(send, exc.status, orjson.dumps(anthropic_error_body(exc.status, exc.message)), headers)
 
-    def _finish(self, route: str, target: str, attempts: int, status: int, outcome: str, started: float,
-                client: str | None) -> None:
-        seconds = time.perf_counter() - started
-        self._metrics.observe_request(route, target, outcome, seconds)
-        self._log.write(route, target, attempts, status, outcome, seconds, client)
 
 
 def _upstream_message(exc: UpstreamError) -> str:

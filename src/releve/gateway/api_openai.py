@@ -17,9 +17,7 @@ import orjson
 from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
 
-from ._access_log import AccessLog
 from ._auth import ClientAuth
-from ._metrics import GatewayMetrics
 from ._openai_wire import (
     check_chat,
     check_embeddings,
@@ -29,6 +27,7 @@ from ._openai_wire import (
     stream_error_event,
 )
 from ._plan import RoutePlan
+from ._recording import RequestRecorder
 from ._router import Router, ServedStream
 from ._streaming import RelayedStream, relay_until_done
 from .providers import Operation
@@ -40,12 +39,11 @@ _ATTEMPTS = tuple(str(n).encode() for n in range(64))
 
 
 class OpenAIApi:
-    def __init__(self, router: Router, auth: ClientAuth, metrics: GatewayMetrics, access_log: AccessLog,
-                 *, max_body_size: int) -> None:
+    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int) -> None:
         self._router = router
         self._auth = auth
-        self._metrics = metrics
-        self._log = access_log
+        self._recorder = recorder
+        self._finish = recorder.finish
         self._max_body = max_body_size
         self._models_body = orjson.dumps({"object": "list", "data": [
             {"id": name, "object": "model", "created": 0, "owned_by": "releve"} for name in router.routes]})
@@ -125,7 +123,7 @@ class OpenAIApi:
         relayed = RelayedStream(self._router, plan, body, served, parse=False)
         problem = await relay_until_done(receive, send, relayed, None)
         if problem is not None:
-            self._metrics.observe_request(plan.name, relayed.target.label, "interrupted", 0.0)
+            self._recorder.interrupted(plan.name, relayed.target.label)
             await send({"type": "http.response.body", "more_body": True,
                         "body": stream_error_event(problem, "stream_interrupted")})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -136,11 +134,6 @@ class OpenAIApi:
             headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
         await send_bytes(send, exc.status, error_body(exc), headers)
 
-    def _finish(self, route: str, target: str, attempts: int, status: int, outcome: str, started: float,
-                client: str | None) -> None:
-        seconds = time.perf_counter() - started
-        self._metrics.observe_request(route, target, outcome, seconds)
-        self._log.write(route, target, attempts, status, outcome, seconds, client)
 
 
 def _attempts(count: int) -> bytes:

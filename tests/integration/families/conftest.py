@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import anthropic
+import openai
 import pytest
 
 from releve.app import build_app
@@ -62,3 +64,17 @@ def gateway(sims: dict[str, SimulatorThread]) -> Iterator[GatewayThread]:
     })
     with GatewayThread(build_app(config)) as gateway:
         yield gateway
+
+
+@pytest.fixture(scope="module")
+def oai(gateway: GatewayThread) -> Iterator[openai.OpenAI]:
+    """The official openai SDK pointed at the gateway."""
+    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def claude(gateway: GatewayThread) -> Iterator[anthropic.Anthropic]:
+    """The official anthropic SDK pointed at the gateway."""
+    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
+        yield client

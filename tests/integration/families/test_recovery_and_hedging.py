@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import anthropic
 import openai
@@ -12,23 +11,10 @@ import pytest
 
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
-from support.families import KEY
 
 WORDS = "one two three four five six"
 
 
-@pytest.fixture(scope="module")
-def oai(gateway: GatewayThread) -> Iterator[openai.OpenAI]:
-    """The official openai SDK pointed at the gateway."""
-    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def claude(gateway: GatewayThread) -> Iterator[anthropic.Anthropic]:
-    """The official anthropic SDK pointed at the gateway."""
-    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
-        yield client
 
 
 def cut_after_third_chunk(sim: SimulatorThread) -> None:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import anthropic
 import openai
 import pytest
 
-from releve.server import GatewayThread
-from support.families import FAMILIES, KEY
+from support.families import FAMILIES
 
 TOOLS_OPENAI = [{"type": "function", "function": {"name": "lookup", "description": "Find an order",
                                                   "parameters": {"type": "object",
@@ -19,18 +17,6 @@ TOOLS_ANTHROPIC = [{"name": "lookup", "description": "Find an order",
                     "input_schema": {"type": "object", "properties": {"query": {"type": "string"}}}}]
 
 
-@pytest.fixture(scope="module")
-def oai(gateway: GatewayThread) -> Iterator[openai.OpenAI]:
-    """The official openai SDK pointed at the gateway."""
-    with openai.OpenAI(base_url=f"{gateway.url}/v1", api_key=KEY, max_retries=0) as client:
-        yield client
-
-
-@pytest.fixture(scope="module")
-def claude(gateway: GatewayThread) -> Iterator[anthropic.Anthropic]:
-    """The official anthropic SDK pointed at the gateway."""
-    with anthropic.Anthropic(base_url=gateway.url, api_key=KEY, max_retries=0) as client:
-        yield client
 
 
 @pytest.mark.parametrize("family", FAMILIES)
