@@ -30,6 +30,7 @@ from bench.procs import ProcessSet
 
 __all__ = [
     "TtftResult",
+    "WrkCheck",
     "WrkResult",
     "chat_body",
     "check_chat",
@@ -48,19 +49,40 @@ wrk.body = [==[%(body)s]==]
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer sk-bench"
 
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+%(check)s
 done = function(summary, latency, requests)
   local e = summary.errors
+  local extra = ""
+  for _, name in ipairs({%(counters)s}) do
+    local n = 0
+    for _, t in ipairs(threads) do n = n + (t:get(name) or 0) end
+    extra = extra .. string.format(',"%%s":%%d', name, n)
+  end
   io.write(string.format(
     '%(marker)s{"duration_us":%%d,"requests":%%d,"bytes":%%d,' ..
     '"connect":%%d,"read":%%d,"write":%%d,"status":%%d,"timeout":%%d,' ..
     '"p50_us":%%d,"p90_us":%%d,"p99_us":%%d,"p999_us":%%d,' ..
-    '"mean_us":%%.1f,"max_us":%%d,"min_us":%%d,"stdev_us":%%.1f}\\n',
+    '"mean_us":%%.1f,"max_us":%%d,"min_us":%%d,"stdev_us":%%.1f',
     summary.duration, summary.requests, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency:percentile(50), latency:percentile(90), latency:percentile(99), latency:percentile(99.9),
-    latency.mean, latency.max, latency.min, latency.stdev))
+    latency.mean, latency.max, latency.min, latency.stdev) .. extra .. "}\\n")
 end
 """
+
+
+@dataclass(frozen=True)
+class WrkCheck:
+    """Lua run by wrk on every response (a `response(status, headers, body)` function), and the
+    global counters it keeps, summed over wrk's threads and returned in `WrkResult.counters`.
+
+    Only for runs that need it: defining `response` makes wrk parse and copy every body.
+    """
+
+    lua: str
+    counters: tuple[str, ...]
 
 
 def chat_body(stream: bool, model: str = "bench") -> bytes:
@@ -110,9 +132,10 @@ class WrkResult:
     mean_ms: float
     max_ms: float
     errors: dict[str, int] = field(default_factory=dict)
+    counters: dict[str, int] = field(default_factory=dict)  # from a WrkCheck
     server_cpu: float | None = None  # busy share of the server core during the run (set by the caller)
     client_cpu: float | None = None  # busy share of the client core (wrk + upstream)
-    foreign_cpu: float | None = None  # share of the server core used by processes other than the server
+    foreign_cpu: float | None = None  # CPU taken on the bench's cores by processes it did not start (of one core)
 
     @property
     def error_count(self) -> int:
@@ -122,11 +145,17 @@ class WrkResult:
         return asdict(self)
 
 
-def _write_lua(work_dir: Path, body: bytes) -> Path:
+def _write_lua(work_dir: Path, body: bytes, check: WrkCheck | None) -> Path:
     text = body.decode()
     assert "]==]" not in text
-    path = work_dir / f"wrk-{zlib.crc32(body):08x}.lua"
-    path.write_text(_LUA % {"body": text, "marker": _MARKER})
+    script = _LUA % {
+        "body": text,
+        "marker": _MARKER,
+        "check": check.lua if check else "",
+        "counters": ", ".join(f'"{name}"' for name in check.counters) if check else "",
+    }
+    path = work_dir / f"wrk-{zlib.crc32(script.encode()):08x}.lua"
+    path.write_text(script)
     return path
 
 
@@ -141,10 +170,11 @@ def run_wrk(
     work_dir: Path,
     timeout_s: float = 10.0,
     name: str = "wrk",
+    check: WrkCheck | None = None,
 ) -> WrkResult:
     """Run wrk once (one thread, `connections` keep-alive connections) and parse its JSON line."""
     assert url.startswith("http://127.0.0.1:"), "the bench only loads loopback servers"
-    script = _write_lua(work_dir, body)
+    script = _write_lua(work_dir, body, check)
     seconds = max(1, round(duration_s))
     argv = [
         wrk,
@@ -181,6 +211,7 @@ def run_wrk(
         mean_ms=raw["mean_us"] / 1000.0,
         max_ms=raw["max_us"] / 1000.0,
         errors={k: int(raw[k]) for k in ("connect", "read", "write", "status", "timeout") if raw[k]},
+        counters={k: int(raw.get(k, 0)) for k in (check.counters if check else ())},
     )
 
 

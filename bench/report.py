@@ -18,16 +18,21 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from bench.results import Result
+from bench.context import FOREIGN_CPU_LIMIT
+from bench.report_long import GOAL_HEAD, goal_rows, long_markdown
+from bench.results import TARGET_LABELS, Result
 
-__all__ = ["TARGET_LABELS", "RunInfo", "added", "fmt_ms", "print_tables", "ratios", "write_json", "write_markdown"]
-
-TARGET_LABELS = {
-    "direct": "direct upstream",
-    "refproxy": "reference proxy",
-    "releve": "Relève",
-    "litellm": "LiteLLM",
-}
+__all__ = [
+    "TARGET_LABELS",
+    "RunInfo",
+    "added",
+    "fmt_ms",
+    "load_json",
+    "print_tables",
+    "ratios",
+    "write_json",
+    "write_markdown",
+]
 
 # Which direct-upstream row a scenario is compared with.
 _BASELINE = {"breaker-c1": "chat-c1", "breaker-c32": "chat-c32"}
@@ -139,7 +144,7 @@ def _status(r: Result) -> str:
 def _load_rows(results: list[Result]) -> list[list[str]]:
     rows = []
     for r in results:
-        if r.kind == "ttft":
+        if r.kind != "wrk":
             continue
         a50, a99 = added(r, results)
         rows.append(
@@ -178,6 +183,7 @@ def _ttft_rows(results: list[Result]) -> list[list[str]]:
                 fmt_ms(r.total_p50_ms),
                 fmt_ms(r.total_p99_ms),
                 _errors(r),
+                _cpu(r),
                 _status(r),
                 r.note,
             ]
@@ -209,6 +215,7 @@ _TTFT_HEAD = [
     "whole stream p50 ms",
     "p99 ms",
     "errors",
+    "CPU srv/cli/other %",
     "status",
     "note",
 ]
@@ -227,7 +234,7 @@ def print_tables(console: Console, results: list[Result], info: RunInfo) -> None
     table = Table(title="Throughput and latency (wrk, one thread, keep-alive)")
     for i, head in enumerate([*_LOAD_HEAD[:-1], "n"]):
         table.add_column(head, justify="right" if 2 <= i <= 9 else "left", no_wrap=True)
-    load = [r for r in results if r.kind != "ttft"]
+    load = [r for r in results if r.kind == "wrk"]
     for r, row in zip(load, _load_rows(results), strict=True):
         row[0] = r.target
         row[-1] = note_ref(row[-1])
@@ -246,6 +253,7 @@ def print_tables(console: Console, results: list[Result], info: RunInfo) -> None
             "whole p50",
             "whole p99",
             "errors",
+            "cpu",
             "status",
             "note",
         ]
@@ -258,6 +266,14 @@ def print_tables(console: Console, results: list[Result], info: RunInfo) -> None
         console.print(t2)
     for i, note in enumerate(notes, 1):
         console.print(f"  [{i}] {note}", highlight=False, markup=False)
+    t3 = Table(title="Issue #7 targets")
+    for head in GOAL_HEAD:
+        t3.add_column(head, overflow="fold")
+    for row in goal_rows(results):
+        verdict = row[-1].replace("*", "")
+        style = "green" if verdict == "met" else "bold red" if verdict.startswith("MISSED") else "yellow"
+        t3.add_row(*row[:-1], verdict, style=style)
+    console.print(t3)
     for label, value, why in ratios(results):
         if label.startswith("Relève") or value is not None:
             console.print(f"  {label}: " + (f"[bold]{value:.3f}[/]" if value is not None else f"n/a ({why})"))
@@ -339,24 +355,10 @@ def _reading(results: list[Result], info: RunInfo) -> list[str]:
             + (f" and adds {a50:.2f} ms at p50 on a single connection" if a50 is not None else "")
             + (f", with {lit32.rss_mib:.0f} MiB resident." if lit32.rss_mib else ".")
         )
-    for r in results:
-        if r.scenario == "slow-streams" and r.rps is not None and r.p50_ms is not None:
-            ideal = r.extra.get("ideal_stream_ms", 0.0)
-            out.append(
-                f"{TARGET_LABELS.get(r.target, r.target)} with {r.extra.get('streams')} slow streams held open: "
-                f"p50 {r.p50_ms:,.0f} ms for streams that take {ideal:,.0f} ms at the upstream, "
-                f"RSS {r.rss_mib or 0:.0f} MiB ({r.status})."
-            )
-        if r.scenario == "soak" and r.extra.get("samples"):
-            samples = r.extra["samples"]
-            out.append(
-                f"{TARGET_LABELS.get(r.target, r.target)} soak: {r.requests:,} requests, RSS "
-                f"{samples[0]['rss_mib']:.0f} -> {samples[-1]['rss_mib']:.0f} MiB ({r.status})."
-            )
-    shared = [r for r in results if r.foreign_cpu is not None and r.foreign_cpu > 0.10]
+    shared = [r for r in results if r.foreign_cpu is not None and r.foreign_cpu > FOREIGN_CPU_LIMIT]
     if shared:
         out.append(
-            "Runs whose server core was shared with other processes (figures low): "
+            "Runs disturbed by processes the bench did not start (CPU they took, in share of one core): "
             + ", ".join(f"{r.target} {r.scenario} ({r.foreign_cpu or 0:.0%})" for r in shared)
             + "."
         )
@@ -410,13 +412,22 @@ def write_markdown(path: Path, results: list[Result], info: RunInfo) -> None:
         lines.append(f"- **{TARGET_LABELS.get(key, key)}** ({t.get('status')}): {desc}")
     lines += [
         "",
+        "## Issue #7 targets",
+        "",
+        "Each target judged on this run's clean figures (a run with errors or marked SUSPECT is not judged). "
+        "Added latency is over the direct upstream in the same scenario; the breaker row compares Relève's "
+        "own breaker-c1 and chat-c1 runs. MB = 10^6 bytes.",
+        "",
+        _md_table(GOAL_HEAD, goal_rows(results)),
+        "",
         "## Throughput and latency",
         "",
         "wrk, one thread, keep-alive, fixed duration after a warm-up. `+p50`/`+p99`: added over the direct "
         "upstream in the same scenario (breaker rows: over direct `chat` at the same concurrency). "
         "RSS: resident memory of the server process tree after the run. CPU srv/cli/other: how busy the "
-        "server core and the client core (wrk + upstream) were during the run, and how much of the server "
-        "core went to processes other than the server (anything above a few % means the figures are low); "
+        "server core and the client core (wrk + upstream) were during the run, and how much CPU (in % of one "
+        "core) anything the bench did not start took on those two cores meanwhile (other sessions, the "
+        "hypervisor's steal: above 10 % the row is marked as disturbed); "
         "a server core well under 100 % at 32 connections while the client core is full means the load "
         "side was the limit. "
         "A row marked ERRORS or SUSPECT "
@@ -436,6 +447,7 @@ def write_markdown(path: Path, results: list[Result], info: RunInfo) -> None:
             _md_table(_TTFT_HEAD, ttft),
             "",
         ]
+    lines += long_markdown(results)
     lines += ["## Ratios (throughput at 32 connections)", ""]
     for label, value, why in ratios(results):
         lines.append(f"- {label}: " + (f"**{value:.3f}**" if value is not None else f"n/a ({why})"))
@@ -454,7 +466,10 @@ def write_markdown(path: Path, results: list[Result], info: RunInfo) -> None:
         "- Relève: `releve up --config bench/.work/releve.yaml` (auth none, access log off, one worker, route "
         "`bench` = upstream then spare).",
         "- Breaker rows: the primary upstream is switched to answer 503; small batches are sent until one "
-        "batch never reaches it (the breaker is open), then the usual warm-up and measured run.",
+        "batch never reaches it (the breaker is open), then the usual warm-up and measured run. They run "
+        "last (after the soak, slow streams and flame graph) because they leave the breaker open.",
+        "- Order per target: chat-c1, chat-c32, stream-c1, stream-c32, time to first chunk, then (on the "
+        "targets chosen for them) soak, slow streams, flame graph, then the breaker rows.",
         "- LiteLLM settings (its fastest fair configuration):",
     ]
     lines += [f"  - {s}" for s in info.litellm_settings]
@@ -473,3 +488,13 @@ def write_json(path: Path, results: list[Result], info: RunInfo) -> None:
         "ratios": [{"label": label, "value": value, "why_not": why} for label, value, why in ratios(results)],
     }
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+
+def load_json(path: Path) -> tuple[list[Result], RunInfo]:
+    """Read back a results.json written by `write_json` (to render RESULTS.md again without measuring)."""
+    from dataclasses import fields
+
+    data = json.loads(path.read_text())
+    names = {f.name for f in fields(Result)}
+    results = [Result(**{k: v for k, v in r.items() if k in names}) for r in data["results"]]
+    return results, RunInfo(**data["info"])

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-__all__ = ["Result", "Status"]
+__all__ = ["TARGET_LABELS", "Result", "Status"]
+
+TARGET_LABELS = {
+    "direct": "direct upstream",
+    "refproxy": "reference proxy",
+    "releve": "Relève",
+    "litellm": "LiteLLM",
+}
 
 # ok: clean run. errors: some requests failed (non-2xx or socket errors). suspect: the numbers
 # look wrong for a reason the bench can see (e.g. answers that never reached the upstream).
@@ -37,7 +44,7 @@ class Result:
     rss_mib: float | None = None
     server_cpu: float | None = None  # busy share of the server core during the measured run
     client_cpu: float | None = None  # busy share of the client core (wrk + upstream) during it
-    foreign_cpu: float | None = None  # share of the server core used by other processes during it
+    foreign_cpu: float | None = None  # CPU taken on the bench's cores by processes it did not start (of one core)
     upstream_hits: int | None = None
     ttft_p50_ms: float | None = None
     ttft_p99_ms: float | None = None

@@ -7,10 +7,11 @@ first, and a busy machine is reported loudly instead of silently skewing the
 numbers. Every subprocess is killed at the end, on errors and on Ctrl-C.
 
 Examples:
-    .venv/bin/python -m bench.run                      # the full run (~10 min)
-    .venv/bin/python -m bench.run --quick              # a few seconds per scenario
+    .venv/bin/python -m bench.run                      # the full run (~9 min on 2 cores)
+    .venv/bin/python -m bench.run --quick              # a few seconds per scenario (~3 min)
     .venv/bin/python -m bench.run --only direct,refproxy,litellm
-    .venv/bin/python -m bench.run --streams --soak     # the long optional scenarios too
+    .venv/bin/python -m bench.run --soak-on none --streams-on none --flamegraph-on none   # short ones only
+    .venv/bin/python -m bench.run --only releve --scenarios slow-streams
 """
 
 from __future__ import annotations
@@ -24,21 +25,26 @@ import os
 import platform
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 
 from bench import litellm_setup
+from bench.context import Context, Settings, UpstreamGone
+from bench.flamegraph import ensure_pyspy
 from bench.loadgen import check_chat, ensure_wrk
 from bench.procs import ProcessSet, StartError, check_idle, free_port, signals_raise
-from bench.report import TARGET_LABELS, RunInfo, added, fmt_ms, print_tables, write_json, write_markdown
-from bench.results import Result
-from bench.scenarios import SCENARIOS, Context, Settings, UpstreamGone
-from bench.targets import TARGETS, BenchEnv, Running, Target
+from bench.report import RunInfo, added, fmt_ms, load_json, print_tables, write_json, write_markdown
+from bench.report_long import progress_text
+from bench.results import TARGET_LABELS, Result
+from bench.scenarios import SCENARIOS
+from bench.targets import TARGETS, BenchEnv, Running, Target, export_commit
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
@@ -51,10 +57,18 @@ QUICK = Settings(
     ttft_warmup=20,
     ttft_max_s=20.0,
     breaker_warmup_max_s=15.0,
-    soak_requests=200_000,
-    soak_sample_every=50_000,
-    soak_max_s=120.0,
+    streams_chunks=20,
+    streams_duration_s=5.0,
+    streams_timeout_s=10.0,
+    soak_requests=100_000,
+    soak_sample_every=20_000,
+    soak_max_s=60.0,
+    flamegraph_s=3.0,
 )
+
+# The long scenarios run on these targets unless told otherwise (LiteLLM, at ~80 req/s, would need
+# hours for the soak and cannot hold 1,000 fast-moving streams).
+GROUP_DEFAULTS = {"soak": "releve", "streams": "direct,refproxy,releve", "flamegraph": "releve"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -70,43 +84,74 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="scenario keys, comma-separated (default: all that apply): " + ",".join(s.key for s in SCENARIOS),
     )
     p.add_argument("--ttft-requests", type=int, help="sequential streaming requests timed (default 500, quick 100)")
-    p.add_argument(
-        "--streams",
-        nargs="?",
-        const=1000,
-        type=int,
-        metavar="N",
-        help="also run N concurrent slow streams (default N=1000)",
-    )
-    p.add_argument("--streams-delay-ms", type=float, default=100.0, help="delay between slow-stream chunks")
-    p.add_argument("--soak", action="store_true", help="also run the soak (1M requests, RSS every 100k)")
+    p.add_argument("--soak-on", default=GROUP_DEFAULTS["soak"], help="targets for the soak, or none (default releve)")
     p.add_argument("--soak-requests", type=int, help="requests in the soak (default 1,000,000)")
-    p.add_argument("--soak-max-minutes", type=float, help="time cap of the soak per target (default 15)")
+    p.add_argument("--soak-max-minutes", type=float, help="time cap of the soak per target (default 10)")
+    p.add_argument(
+        "--streams-on",
+        default=GROUP_DEFAULTS["streams"],
+        help="targets for the slow streams, or none (default direct,refproxy,releve)",
+    )
+    p.add_argument("--streams-connections", type=int, help="concurrent slow streams (default 1000)")
+    p.add_argument("--streams-chunks", type=int, help="SSE events per slow stream (default 100, quick 20)")
+    p.add_argument("--streams-delay-ms", type=float, help="delay between slow-stream events (default 100)")
+    p.add_argument("--streams-duration", type=float, help="seconds wrk holds the streams (default 25, quick 5)")
+    p.add_argument(
+        "--flamegraph-on", default=GROUP_DEFAULTS["flamegraph"], help="targets to profile with py-spy, or none"
+    )
     p.add_argument("--no-install", action="store_true", help="do not install LiteLLM when its venv is missing")
     p.add_argument("--releve-bin", type=Path, help="the releve executable (default .venv/bin/releve)")
+    p.add_argument(
+        "--releve-commit",
+        metavar="REV",
+        help="measure Relève's src/ as of this commit (git archive), not the checkout's (e.g. HEAD)",
+    )
     p.add_argument("--server-core", type=int, default=0, help="core for the server under test")
     p.add_argument("--client-core", type=int, default=1, help="core for wrk, the upstream and the Python client")
     p.add_argument("--idle-threshold", type=float, default=0.20, help="warn when a core is busier than this")
     p.add_argument("--no-write", action="store_true", help="print only; leave RESULTS.md and results.json alone")
+    p.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: write RESULTS.md again from results.json (after a change to the report)",
+    )
     return p.parse_args(argv)
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     s = QUICK if args.quick else Settings()
-    s = dataclasses.replace(s, streams_delay_ms=args.streams_delay_ms)
+    changes: dict[str, Any] = {}
     if args.duration is not None:
-        s = dataclasses.replace(s, duration_s=max(1.0, args.duration))
+        changes["duration_s"] = max(1.0, args.duration)
     if args.warmup is not None:
-        s = dataclasses.replace(s, warmup_s=max(1.0, args.warmup))
+        changes["warmup_s"] = max(1.0, args.warmup)
     if args.ttft_requests is not None:
-        s = dataclasses.replace(s, ttft_requests=max(1, args.ttft_requests))
-    if args.streams:
-        s = dataclasses.replace(s, streams_connections=args.streams)
+        changes["ttft_requests"] = max(1, args.ttft_requests)
+    if args.streams_connections is not None:
+        changes["streams_connections"] = max(1, args.streams_connections)
+    if args.streams_chunks is not None:
+        changes["streams_chunks"] = max(2, args.streams_chunks)
+    if args.streams_delay_ms is not None:
+        changes["streams_delay_ms"] = max(1.0, args.streams_delay_ms)
+    if args.streams_duration is not None:
+        changes["streams_duration_s"] = max(1.0, args.streams_duration)
     if args.soak_requests is not None:
-        s = dataclasses.replace(s, soak_requests=args.soak_requests)
+        changes["soak_requests"] = max(1, args.soak_requests)
     if args.soak_max_minutes is not None:
-        s = dataclasses.replace(s, soak_max_s=args.soak_max_minutes * 60.0)
-    return s
+        changes["soak_max_s"] = args.soak_max_minutes * 60.0
+    s = dataclasses.replace(s, **changes)
+    # A stream must fit the time wrk waits for it, with room to spare.
+    stream_s = s.streams_chunks * s.streams_delay_ms / 1000.0
+    return dataclasses.replace(s, streams_timeout_s=max(s.streams_timeout_s, stream_s * 1.5 + 5))
+
+
+def groups_from(args: argparse.Namespace) -> dict[str, set[str]]:
+    """The targets each long scenario group runs on."""
+    out: dict[str, set[str]] = {}
+    for group, value in (("soak", args.soak_on), ("streams", args.streams_on), ("flamegraph", args.flamegraph_on)):
+        keys = {t.strip() for t in value.split(",") if t.strip()}
+        out[group] = set() if keys <= {"none"} else keys
+    return out
 
 
 def machine() -> dict[str, object]:
@@ -144,7 +189,32 @@ def command_line(argv: list[str]) -> str:
     exe = Path(sys.executable)
     with contextlib.suppress(ValueError):
         exe = exe.relative_to(REPO) if exe.is_absolute() else exe
-    return shlex.join([str(exe), "-m", "bench.run", *argv])
+    prefix = f"PYTHONPATH={shlex.quote(os.environ['PYTHONPATH'])} " if os.environ.get("PYTHONPATH") else ""
+    return prefix + shlex.join([str(exe), "-m", "bench.run", *argv])
+
+
+def releve_source(releve_bin: Path | None, pythonpath: Path | None) -> str:
+    """Which Relève code is measured: the git commit of this checkout (and whether src/ has changes), or a path."""
+    python = (releve_bin or REPO / ".venv" / "bin" / "releve").parent / "python"
+    env = {**os.environ, "PYTHONPATH": str(pythonpath)} if pythonpath else None
+
+    def run(*cmd: str) -> str:
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=20, check=False, cwd=REPO, env=env)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        return done.stdout.strip()
+
+    where = run(str(python), "-c", "import releve; print(releve.__file__)")
+    if not where:
+        return "unknown"
+    if pythonpath and Path(where).resolve().is_relative_to(pythonpath.resolve()):
+        return f"git {pythonpath.parent.name.removeprefix('releve-')} (exported with git archive, --releve-commit)"
+    if not Path(where).resolve().is_relative_to(REPO / "src"):
+        return f"{Path(where).parent} (outside this checkout)"
+    commit = run("git", "rev-parse", "--short", "HEAD") or "?"
+    dirty = run("git", "status", "--porcelain", "--", "src")
+    return f"git {commit}" + (" with uncommitted changes in src/" if dirty else "")
 
 
 def raise_nofile(console: Console) -> None:
@@ -162,6 +232,11 @@ def progress_line(r: Result, results: list[Result]) -> str:
     """One line per finished scenario, so a long run shows where it is and what it found."""
     label = f"{TARGET_LABELS.get(r.target, r.target)} / {r.scenario}"
     a50, a99 = added(r, results)
+    long_text = progress_text(r)
+    if long_text is not None:
+        mark = "[green]ok[/]" if r.clean else f"[bold red]{r.status.upper()}[/]"
+        errs = escape(f" errors {r.errors}") if r.errors else ""
+        return f"  {mark} {escape(label)}: {escape(long_text)}{errs}"
     if r.kind == "ttft":
         text = (
             f"first chunk p50 {fmt_ms(r.ttft_p50_ms)} ms p99 {fmt_ms(r.ttft_p99_ms)} ms, "
@@ -178,7 +253,7 @@ def progress_line(r: Result, results: list[Result]) -> str:
     if r.server_cpu is not None and r.client_cpu is not None:
         text += f", CPU server {r.server_cpu:.0%} client {r.client_cpu:.0%}"
         if r.foreign_cpu is not None:
-            text += f" other-on-server {r.foreign_cpu:.0%}"
+            text += f" other {r.foreign_cpu:.0%}"
     mark = "[green]ok[/]" if r.clean else f"[bold red]{r.status.upper()}[/]"
     errs = escape(f" errors {r.errors}") if r.errors else ""
     note = escape(f" ({r.note})") if r.note else ""
@@ -186,10 +261,16 @@ def progress_line(r: Result, results: list[Result]) -> str:
 
 
 def run_target(
-    ctx: Context, target: Target, scenarios: list[str] | None, args: argparse.Namespace, console: Console, info: RunInfo
+    ctx: Context,
+    target: Target,
+    scenarios: list[str] | None,
+    groups: dict[str, set[str]],
+    args: argparse.Namespace,
+    console: Console,
+    info: RunInfo,
 ) -> None:
     env = ctx.env
-    busy = check_idle(sorted(env.server_cores), window=0.5, threshold=args.idle_threshold)
+    busy = check_idle(sorted(env.server_cores), window=0.5, threshold=args.idle_threshold, attempts=10)
     if busy.warning():
         info.warnings.append(f"before {target.label}: {busy.warning()}")
         console.print(f"[bold red]WARNING before {target.label}: {busy.warning()}[/]")
@@ -215,11 +296,10 @@ def run_target(
             "startup_s": round(running.startup_s, 2),
         }
         console.print(f"  ready in {running.startup_s:.1f}s (version {running.version}), answers checked")
-        options = {"streams": bool(args.streams), "soak": args.soak}
         for scenario in SCENARIOS:
             if scenarios is not None and scenario.key not in scenarios:
                 continue
-            if scenario.option and not options.get(scenario.option):
+            if scenario.group and target.key not in groups.get(scenario.group, set()):
                 continue
             if scenario.needs_failover and not target.failover:
                 continue
@@ -247,6 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 130))  # piped output: do not wrap the tables at 80
+    if args.render_only:
+        stored, stored_info = load_json(BENCH_DIR / "results.json")
+        write_markdown(BENCH_DIR / "RESULTS.md", stored, stored_info)
+        console.print(f"wrote {BENCH_DIR / 'RESULTS.md'} from {BENCH_DIR / 'results.json'} (nothing measured)")
+        return 0
     settings = settings_from(args)
     started = time.monotonic()
     only = [t.strip() for t in args.only.split(",") if t.strip()]
@@ -255,6 +340,15 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[red]unknown targets: {unknown}; known: {list(TARGETS)}[/]")
         return 2
     scenarios = [s.strip() for s in args.scenarios.split(",")] if args.scenarios else None
+    groups = groups_from(args)
+    unknown = sorted({t for g in groups.values() for t in g} - set(TARGETS))
+    if unknown or (scenarios and set(scenarios) - {s.key for s in SCENARIOS}):
+        console.print(f"[red]unknown targets {unknown} or scenarios {scenarios}[/]")
+        return 2
+
+    def runs(group: str) -> bool:
+        wanted = {s.key for s in SCENARIOS if s.group == group}
+        return bool(groups[group] & set(only)) and (scenarios is None or bool(wanted & set(scenarios)))
 
     ncpu = os.cpu_count() or 1
     warnings: list[str] = []
@@ -269,6 +363,14 @@ def main(argv: list[str] | None = None) -> int:
     wrk = ensure_wrk(say=lambda m: console.print(f"[yellow]{m}[/]"))
 
     WORK_DIR.mkdir(parents=True, exist_ok=True)
+    releve_src: Path | None = None
+    if args.releve_commit:
+        try:
+            commit, releve_src = export_commit(REPO, args.releve_commit, WORK_DIR)
+        except StartError as exc:
+            console.print(f"[red]--releve-commit {escape(args.releve_commit)}: {escape(str(exc))}[/]")
+            return 2
+        console.print(f"Relève from commit {commit} ({releve_src}), not the checkout's src/")
     procs = ProcessSet(log_dir=WORK_DIR / "logs")
     results: list[Result] = []
     info = RunInfo(
@@ -276,14 +378,14 @@ def main(argv: list[str] | None = None) -> int:
         command=command_line(argv),
         quick=args.quick,
         machine=machine(),
-        versions=versions(wrk),
+        versions={**versions(wrk), "releve source": releve_source(args.releve_bin, releve_src)},
         cores={"server": sorted(server_cores), "client": sorted(client_cores)},
         cpu_busy={},
         warnings=warnings,
         settings={
             k: v
             for k, v in dataclasses.asdict(settings).items()
-            if not (k.startswith("soak") and not args.soak) and not (k.startswith("streams") and not args.streams)
+            if not any(k.startswith(group) and not runs(group) for group in groups)
         },
         litellm_settings=list(litellm_setup.FAIR_SETTINGS),
     )
@@ -321,7 +423,13 @@ def main(argv: list[str] | None = None) -> int:
                 say=lambda m: console.print(f"[yellow]{m}[/]"),
                 install_litellm=not args.no_install,
                 releve_bin=args.releve_bin,
+                releve_pythonpath=releve_src,
             )
+            if runs("flamegraph"):
+                try:
+                    ensure_pyspy(say=lambda m: console.print(f"[yellow]{m}[/]"))  # before the idle check
+                except RuntimeError as exc:  # the flamegraph rows will say FAILED
+                    console.print(f"[bold red]{escape(str(exc))}[/]")
             available: list[Target] = []
             for target in targets:
                 reason = target.unavailable(env)
@@ -331,7 +439,10 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     available.append(target)
 
-            idle = check_idle(sorted(server_cores | client_cores), window=1.0, threshold=args.idle_threshold)
+            # Up to 10 s for a passing burst to end (a process starting), then the verdict.
+            idle = check_idle(
+                sorted(server_cores | client_cores), window=1.0, threshold=args.idle_threshold, attempts=10
+            )
             info.cpu_busy = {str(c): round(b, 3) for c, b in idle.busy.items()}
             if idle.warning():
                 info.warnings.append(str(idle.warning()))
@@ -341,7 +452,7 @@ def main(argv: list[str] | None = None) -> int:
 
             ctx = Context(env=env, wrk_bin=wrk, settings=settings, results=results)
             for target in available:
-                run_target(ctx, target, scenarios, args, console, info)
+                run_target(ctx, target, scenarios, groups, args, console, info)
     except KeyboardInterrupt:
         interrupted = True
         console.print("[bold red]interrupted: stopping every process the bench started[/]")
@@ -359,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         write_markdown(BENCH_DIR / "RESULTS.md", results, info)
         write_json(BENCH_DIR / "results.json", results, info)
+        for r in results:
+            if r.kind == "profile" and "svg_work" in r.extra:
+                shutil.copyfile(r.extra["svg_work"], REPO / r.extra["svg"])
         console.print(
             f"wrote {BENCH_DIR / 'RESULTS.md'} and {BENCH_DIR / 'results.json'} ({info.elapsed_s:.0f}s in all)"
         )

@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import io
 import os
+import subprocess
 import sys
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench import litellm_setup
-from bench.procs import BenchProcess, ProcessSet, free_port
+from bench.procs import BenchProcess, ProcessSet, StartError, free_port
 
 __all__ = [
     "TARGETS",
@@ -30,6 +33,7 @@ __all__ = [
     "Releve",
     "Running",
     "Target",
+    "export_commit",
     "repin",
 ]
 
@@ -50,6 +54,7 @@ class BenchEnv:
     say: Callable[[str], None]
     install_litellm: bool = True
     releve_bin: Path | None = None
+    releve_pythonpath: Path | None = None  # an exported commit's src/ (--releve-commit), ahead of the venv's
     litellm_venv: Path | None = None
 
 
@@ -62,6 +67,28 @@ class Running:
     version: str
     startup_s: float = 0.0
     stop: Callable[[], None] = field(default=lambda: None)
+
+
+def export_commit(repo: Path, rev: str, work_dir: Path) -> tuple[str, Path]:
+    """`git archive` the src/ of commit `rev` into work_dir; return (short hash, the exported src/ directory).
+
+    So a commit can be measured while the checkout's src/ is being edited: the exported
+    src/ goes first on Relève's PYTHONPATH, the venv's packages serve the rest.
+    """
+
+    def git(*args: str) -> bytes:
+        try:
+            return subprocess.run(["git", *args], cwd=repo, capture_output=True, check=True, timeout=60).stdout
+        except (OSError, subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
+            raise StartError(f"git {' '.join(args)} failed: {exc}") from exc
+
+    short = git("rev-parse", "--short", f"{rev}^{{commit}}").decode().strip()
+    dest = work_dir / f"releve-{short}"
+    if not (dest / "src" / "releve").is_dir():
+        data = git("archive", "--format=tar", short, "src")
+        with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+            tar.extractall(dest, filter="data")
+    return short, dest / "src"
 
 
 def repin(pid: int, cores: frozenset[int]) -> None:
@@ -167,6 +194,7 @@ class Releve(Target):
             "releve",
             [str(self._bin(env)), "up", "--config", str(config)],
             cores=env.server_cores,
+            env={"PYTHONPATH": str(env.releve_pythonpath)} if env.releve_pythonpath else None,
             cwd=env.work_dir,  # any state file (releve.db) lands in bench/.work, which is gitignored
         )
         base = f"http://127.0.0.1:{port}"

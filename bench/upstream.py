@@ -15,11 +15,13 @@ It answers:
 - `GET /__stats`: how many chat requests it served (the bench compares that
   with what the client sent, so a proxy that answers without forwarding is
   caught);
-- `POST /__mode` `{"status": 503, "chunk_delay_ms": 20}`: switch at run time to
-  a broken primary (every chat request answers that status) or to slow streams
-  (a delay between stream chunks), without restarting anything.
+- `POST /__mode` `{"status": 503, "chunk_delay_ms": 100, "chunks": 100}`: switch
+  at run time to a broken primary (every chat request answers that status) or
+  to slow streams (`chunks` SSE events, the content event repeated, one every
+  `chunk_delay_ms`, then `data: [DONE]`: a stream lasts chunks x delay),
+  without restarting anything. A stream already running keeps its mode.
 
-Run: `python -m bench.upstream --port 9001 [--status 503] [--chunk-delay-ms 20]`.
+Run: `python -m bench.upstream --port 9001 [--status 503] [--chunk-delay-ms 100] [--chunks 100]`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from typing import cast
 import httptools
 import orjson
 
-__all__ = ["CHAT_BODY", "STREAM_EVENTS", "UpstreamState", "main", "serve"]
+__all__ = ["CHAT_BODY", "DEFAULT_CHUNKS", "STREAM_EVENTS", "UpstreamState", "main", "serve", "stream_events"]
 
 _CREATED = 1_700_000_000
 
@@ -71,13 +73,18 @@ def _chunk(delta: dict[str, str], finish: str | None) -> bytes:
     return b"data: " + orjson.dumps(obj) + b"\n\n"
 
 
+DEFAULT_CHUNKS = 10
+
+
+def stream_events(chunks: int = DEFAULT_CHUNKS) -> list[bytes]:
+    """`chunks` SSE events (role, content pieces cycling through the words, finish) then the terminator."""
+    chunks = max(2, chunks)
+    content = [_chunk({"content": _WORDS[i % len(_WORDS)]}, None) for i in range(chunks - 2)]
+    return [_chunk({"role": "assistant", "content": ""}, None), *content, _chunk({}, "stop"), b"data: [DONE]\n\n"]
+
+
 # 10 chunks (role, 8 content pieces, finish) then the terminator.
-STREAM_EVENTS: list[bytes] = (
-    [_chunk({"role": "assistant", "content": ""}, None)]
-    + [_chunk({"content": w}, None) for w in _WORDS[:8]]
-    + [_chunk({}, "stop")]
-    + [b"data: [DONE]\n\n"]
-)
+STREAM_EVENTS: list[bytes] = stream_events()
 
 _ERROR_BODY = orjson.dumps(
     {"error": {"message": "bench upstream: unavailable on purpose", "type": "server_error", "code": "unavailable"}}
@@ -110,9 +117,17 @@ _STREAM_HEAD = (
     b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
     b"Transfer-Encoding: chunked\r\n\r\n"
 )
-_STREAM_CHUNKS: list[bytes] = [_http_chunk(e) for e in STREAM_EVENTS]
-_STREAM_CHUNKS[-1] += b"0\r\n\r\n"
-_STREAM_CHUNKS[0] = _STREAM_HEAD + _STREAM_CHUNKS[0]
+
+
+def _stream_writes(events: list[bytes]) -> list[bytes]:
+    """One write per event (HTTP chunked), the head with the first, the last chunk with the terminator."""
+    writes = [_http_chunk(e) for e in events]
+    writes[-1] += b"0\r\n\r\n"
+    writes[0] = _STREAM_HEAD + writes[0]
+    return writes
+
+
+_STREAM_CHUNKS = _stream_writes(STREAM_EVENTS)
 _HEALTH_RESPONSE = _response(200, b'{"status":"ok"}')
 _MODELS_RESPONSE = _response(200, _MODELS_BODY)
 _NOT_FOUND = _response(404, b'{"error":{"message":"not found","type":"invalid_request_error","code":null}}')
@@ -122,20 +137,27 @@ _BAD_REQUEST = _response(400, b'{"error":{"message":"bad request","type":"invali
 class UpstreamState:
     """Counters and the current mode, shared by every connection of the process."""
 
-    __slots__ = ("chat_hits", "chunk_delay", "error_response", "status", "stream_hits")
+    __slots__ = ("chat_hits", "chunk_delay", "chunks", "error_response", "status", "stream_hits", "stream_writes")
 
-    def __init__(self, status: int = 200, chunk_delay_ms: float = 0.0) -> None:
+    def __init__(self, status: int = 200, chunk_delay_ms: float = 0.0, chunks: int = DEFAULT_CHUNKS) -> None:
         self.chat_hits = 0
         self.stream_hits = 0
         self.status = 200
         self.error_response = b""
         self.chunk_delay = 0.0
-        self.set_mode(status, chunk_delay_ms)
+        self.chunks = DEFAULT_CHUNKS
+        self.stream_writes = _STREAM_CHUNKS
+        self.set_mode(status, chunk_delay_ms, chunks)
 
-    def set_mode(self, status: int, chunk_delay_ms: float) -> None:
+    def set_mode(self, status: int, chunk_delay_ms: float, chunks: int = DEFAULT_CHUNKS) -> None:
+        if not 2 <= chunks <= 100_000:
+            raise ValueError("chunks must be between 2 and 100000")
         self.status = status
         self.error_response = _response(status, _ERROR_BODY) if status != 200 else b""
         self.chunk_delay = max(0.0, chunk_delay_ms) / 1000.0
+        if chunks != self.chunks:
+            self.chunks = chunks
+            self.stream_writes = _STREAM_CHUNKS if chunks == DEFAULT_CHUNKS else _stream_writes(stream_events(chunks))
 
     def stats(self) -> bytes:
         return orjson.dumps(
@@ -144,6 +166,7 @@ class UpstreamState:
                 "stream_hits": self.stream_hits,
                 "status": self.status,
                 "chunk_delay_ms": self.chunk_delay * 1000.0,
+                "chunks": self.chunks,
             }
         )
 
@@ -253,7 +276,11 @@ class UpstreamProtocol(asyncio.Protocol):
         elif url == b"/__mode" and method == b"POST":
             try:
                 mode = orjson.loads(body or b"{}")
-                state.set_mode(int(mode.get("status", 200)), float(mode.get("chunk_delay_ms", 0.0)))
+                state.set_mode(
+                    int(mode.get("status", 200)),
+                    float(mode.get("chunk_delay_ms", 0.0)),
+                    int(mode.get("chunks", DEFAULT_CHUNKS)),
+                )
             except (orjson.JSONDecodeError, TypeError, ValueError, AttributeError):
                 self._finish(_BAD_REQUEST)
                 return
@@ -282,23 +309,27 @@ class UpstreamProtocol(asyncio.Protocol):
         transport = self._transport
         assert transport is not None
         delay = self._state.chunk_delay
+        writes = self._state.stream_writes
         if delay <= 0.0:
             # One write per event: the proxy sees a real sequence of chunks.
-            for chunk in _STREAM_CHUNKS:
+            for chunk in writes:
                 transport.write(chunk)
             self._next()
             return
+        # The first event at once, then the next ones and [DONE] one every `delay`: chunks x delay in all.
         self._busy = True
-        transport.write(_STREAM_CHUNKS[0])
-        self._timer = self._loop.call_later(delay, self._stream_step, 1, delay)
+        transport.write(writes[0])
+        start = self._loop.time()  # due times are absolute, so late callbacks do not add up
+        self._timer = self._loop.call_at(start + delay, self._stream_step, writes, 1, start, delay)
 
-    def _stream_step(self, index: int, delay: float) -> None:
+    def _stream_step(self, writes: list[bytes], index: int, start: float, delay: float) -> None:
         self._timer = None
         if self._closed or self._transport is None:
             return
-        self._transport.write(_STREAM_CHUNKS[index])
-        if index + 1 < len(_STREAM_CHUNKS):
-            self._timer = self._loop.call_later(delay, self._stream_step, index + 1, delay)
+        self._transport.write(writes[index])
+        if index + 1 < len(writes):
+            due = start + (index + 1) * delay
+            self._timer = self._loop.call_at(due, self._stream_step, writes, index + 1, start, delay)
         else:
             self._next()
 
@@ -320,10 +351,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--status", type=int, default=200, help="answer every chat request with this status")
     parser.add_argument("--chunk-delay-ms", type=float, default=0.0, help="delay between stream chunks")
+    parser.add_argument("--chunks", type=int, default=DEFAULT_CHUNKS, help="SSE events per stream before [DONE]")
     args = parser.parse_args(argv)
     if not args.host.startswith("127.") and args.host not in ("localhost", "::1"):
         parser.error("the bench upstream only listens on loopback")
-    state = UpstreamState(args.status, args.chunk_delay_ms)
+    state = UpstreamState(args.status, args.chunk_delay_ms, args.chunks)
     try:
         import uvloop
 
