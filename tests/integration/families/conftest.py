@@ -53,6 +53,8 @@ def gateway(sims: dict[str, SimulatorThread]) -> Iterator[GatewayThread]:
                                         {"provider": "f-anthropic", "model": "m2"}]}
     routes["recovering-gemini"] = {"targets": [{"provider": "p-anthropic", "model": "m1"},
                                                {"provider": "f-gemini", "model": "m2"}]}
+    routes["idle"] = {"stream_idle_timeout": "300ms",
+                      "targets": [{"provider": "p-openai", "model": "m1"}, {"provider": "f-openai", "model": "m2"}]}
     routes["hedged"] = {"hedge_after": "200ms", "attempt_timeout": "10s", "timeout": "20s",
                         "targets": [{"provider": "p-openai", "model": "slow"},
                                     {"provider": "f-anthropic", "model": "quick"}]}

@@ -95,3 +95,25 @@ def test_slow_primary_is_hedged(oai: openai.OpenAI, gateway: GatewayThread,
                  if line.startswith('releve_hedge_cancelled_total{route="hedged",target="p-openai/slow"}')]
     assert cancelled and float(cancelled[0].split()[-1]) >= 20
     assert sims["primary"].stats()["in_flight"] == 0  # the cancelled upstream requests were closed
+
+
+def test_stalled_stream_fails_over_after_its_idle_timeout(oai: openai.OpenAI, sims: dict[str, SimulatorThread]) -> None:
+    """A stream that sends nothing for longer than stream_idle_timeout is given up and taken over."""
+    sims["primary"].set_faults({"kind": "chunk_delay", "ms": 5000})
+    started = time.perf_counter()
+    stream = oai.chat.completions.create(model="idle", stream=True, messages=[{"role": "user", "content": WORDS}])
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert time.perf_counter() - started < 2.0
+    assert text.endswith(WORDS) and sims["fallback"].stats()["requests"] == 1
+
+
+def test_tool_call_stream_broken_mid_arguments_ends_with_an_error(oai: openai.OpenAI,
+                                                                  sims: dict[str, SimulatorThread]) -> None:
+    """Tool-call arguments already sent cannot be taken back: the stream ends with an explicit error."""
+    sims["primary"].set_faults({"kind": "stream_cut", "after_chunks": 3})
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}]
+    with pytest.raises(openai.APIError, match="inside a tool call"):
+        for _ in oai.chat.completions.create(model="recovering", stream=True, tools=tools,  # type: ignore[arg-type]
+                                             messages=[{"role": "user", "content": "find order 42"}]):
+            pass
+    assert sims["fallback"].stats()["requests"] == 0
