@@ -31,7 +31,11 @@ from .translate import SSEParser
 
 __all__ = ["Piece", "RelayedStream", "StreamBroken", "relay_until_done"]
 
-_KEEP_AT_MOST = 4 * 1024 * 1024  # bytes of one stream kept for a possible resume
+# For a possible resume, the events sent are kept raw up to _FOLD_AT bytes, then folded into the
+# text they carry (a small share of their size): memory per stream stays bounded, and a short
+# stream is never parsed at all. Past _KEEP_AT_MOST characters of text, a stream is not resumed.
+_FOLD_AT = 16 * 1024
+_KEEP_AT_MOST = 1024 * 1024
 _WATCH_AFTER = 0.05  # seconds into a stream before watching for the client leaving
 
 
@@ -58,8 +62,11 @@ class RelayedStream:
         self.served = served
         self._parse = parse
         self._keep = plan.can_recover
-        self._sent: list[bytes] = []  # whole events sent so far, read only if the stream breaks
+        self._sent: list[bytes] = []  # whole events sent and not yet folded into _text
         self._sent_size = 0
+        self._text: list[str] = []
+        self._text_size = 0
+        self._in_tool_call = False
         self.recoveries = 0
 
     @property
@@ -129,15 +136,28 @@ class RelayedStream:
     def _remember(self, whole: bytes) -> None:
         self._sent.append(whole)
         self._sent_size += len(whole)
-        if self._sent_size > _KEEP_AT_MOST:
+        if self._sent_size > _FOLD_AT:
+            self._fold()
+
+    def _fold(self) -> None:
+        text, in_tool_call = _partial_answer(self._sent)
+        self._sent.clear()
+        self._sent_size = 0
+        self._text.append(text)
+        self._text_size += len(text)
+        self._in_tool_call = self._in_tool_call or in_tool_call
+        if self._text_size > _KEEP_AT_MOST:
             self._keep = False  # too long to resume sensibly: fail like a route without fallback
-            self._sent.clear()
+            self._text.clear()
 
     async def _resume(self, failed: Target, reason: str) -> ServedStream:
         where = f"The answer from {failed.label} broke off mid-stream ({reason})"
         if not self._keep:
             raise StreamBroken(f"{where}.")
-        text, in_tool_call = _partial_answer(self._sent)
+        self._fold()
+        if not self._keep:
+            raise StreamBroken(f"{where}.")
+        text, in_tool_call = "".join(self._text), self._in_tool_call
         if in_tool_call:
             raise StreamBroken(f"{where} inside a tool call, which cannot be resumed.")
         try:

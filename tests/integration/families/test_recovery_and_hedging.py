@@ -117,3 +117,13 @@ def test_tool_call_stream_broken_mid_arguments_ends_with_an_error(oai: openai.Op
                                              messages=[{"role": "user", "content": "find order 42"}]):
             pass
     assert sims["fallback"].stats()["requests"] == 0
+
+
+def test_long_stream_cut_late_is_still_finished_exactly(oai: openai.OpenAI, sims: dict[str, SimulatorThread]) -> None:
+    """Past the raw-event budget the relay keeps only the text: a long answer still resumes word for word."""
+    words = " ".join(f"w{i}" for i in range(3000))
+    sims["primary"].set_faults({"kind": "stream_cut", "after_chunks": 2000})
+    stream = oai.chat.completions.create(model="recovering", stream=True, max_tokens=5000,
+                                         messages=[{"role": "user", "content": words}])
+    text = "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices)
+    assert text == f"primary heard: {words}"
