@@ -11,7 +11,7 @@ from typing import Any
 
 from releve.errors import InvalidRequest
 
-__all__ = ["JSON_HEADERS", "ClientGone", "Receive", "Scope", "Send", "read_body", "send_bytes"]
+__all__ = ["JSON_HEADERS", "SSE_HEADERS", "ClientGone", "Receive", "Scope", "Send", "read_body", "send_bytes"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -19,6 +19,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 JSON_HEADERS = ((b"content-type", b"application/json"),)
+SSE_HEADERS = ((b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"))
 
 
 class ClientGone(Exception):

@@ -22,6 +22,7 @@ from .providers import ProviderTransport
 __all__ = ["LatencyWindow", "RoutePlan", "Target", "TargetHealth", "build_routes"]
 
 BreakerListener = Callable[[str, BreakerState, BreakerState], None]
+_ATTEMPTS = tuple(str(n).encode() for n in range(64))
 
 
 class LatencyWindow:
@@ -69,6 +70,11 @@ class Target:
     transport: ProviderTransport
     health: TargetHealth
     header_value: bytes  # pre-encoded x-releve-target
+
+    def served_headers(self, attempts: int) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
+        """The response headers that say who answered, and after how many attempts."""
+        count = _ATTEMPTS[attempts] if attempts < len(_ATTEMPTS) else str(attempts).encode()
+        return (b"x-releve-target", self.header_value), (b"x-releve-attempts", count)
 
 
 @dataclass(frozen=True, slots=True)

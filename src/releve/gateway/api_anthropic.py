@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
+from releve.asgi import JSON_HEADERS, SSE_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
 
 from ._auth import ClientAuth
@@ -33,7 +33,6 @@ from .translate import (
 
 __all__ = ["AnthropicApi"]
 
-_SSE_HEADERS = ((b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"))
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -122,8 +121,7 @@ class AnthropicApi:
         target = served.target
         answer = openai_response_to_anthropic(orjson.loads(served.response.body), requested)
         await send_bytes(send, 200, orjson.dumps(answer), (
-            *JSON_HEADERS, (b"x-releve-target", target.header_value),
-            (b"x-releve-attempts", str(served.attempts).encode())))
+            *JSON_HEADERS, *target.served_headers(served.attempts)))
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
 
@@ -131,8 +129,7 @@ class AnthropicApi:
                      served: ServedStream, model: str, started: float, client: str | None) -> None:
         target = served.target
         await send({"type": "http.response.start", "status": 200, "headers": [
-            *_SSE_HEADERS, (b"x-releve-target", target.header_value),
-            (b"x-releve-attempts", str(served.attempts).encode())]})
+            *SSE_HEADERS, *target.served_headers(served.attempts)]})
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
         translator = OpenAIStreamToAnthropic(model)

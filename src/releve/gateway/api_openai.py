@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
+from releve.asgi import JSON_HEADERS, SSE_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
 
 from ._auth import ClientAuth
@@ -34,8 +34,6 @@ from .providers import Operation
 
 __all__ = ["OpenAIApi"]
 
-_SSE_HEADERS = ((b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache"))
-_ATTEMPTS = tuple(str(n).encode() for n in range(64))
 
 
 class OpenAIApi:
@@ -105,8 +103,7 @@ class OpenAIApi:
             return
         target = served.target
         await send_bytes(send, 200, served.response.body, (
-            *JSON_HEADERS, (b"x-releve-target", target.header_value),
-            (b"x-releve-attempts", _attempts(served.attempts))))
+            *JSON_HEADERS, *target.served_headers(served.attempts)))
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
 
@@ -115,8 +112,7 @@ class OpenAIApi:
         """Relay an open stream event by event; stop the upstream if the client leaves."""
         target = served.target
         await send({"type": "http.response.start", "status": 200, "headers": [
-            *_SSE_HEADERS, (b"x-releve-target", target.header_value),
-            (b"x-releve-attempts", _attempts(served.attempts))]})
+            *SSE_HEADERS, *target.served_headers(served.attempts)]})
         # Latency for streams is time to first byte: what a user waits for.
         outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
         self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
@@ -133,8 +129,3 @@ class OpenAIApi:
         if exc.retry_after is not None:
             headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
         await send_bytes(send, exc.status, error_body(exc), headers)
-
-
-
-def _attempts(count: int) -> bytes:
-    return _ATTEMPTS[count] if count < len(_ATTEMPTS) else str(count).encode()
