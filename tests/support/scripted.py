@@ -3,7 +3,7 @@
 `ScriptedTransport("openai", [503, 503, 200])` answers the first two calls
 with a retryable 503, then succeeds. Entries: an int status, "hang",
 "malformed", or an `UpstreamError`. When the script runs out, the last
-entry repeats. "slow" answers after 300 ms.
+entry repeats. "slow" answers after 300 ms; an `asyncio.Event` answers once it is set.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import orjson
 from releve.errors import Untranslatable, UpstreamError
 from releve.gateway.providers import CLIENT_MISTAKES, UpstreamCall, UpstreamResponse
 
-Step = int | str | UpstreamError | Untranslatable
+Step = int | str | UpstreamError | Untranslatable | asyncio.Event
 
 
 class ScriptedStream:
@@ -53,6 +53,9 @@ class ScriptedTransport:
         step = self.script[min(index, len(self.script) - 1)]
         if isinstance(step, UpstreamError | Untranslatable):
             raise step
+        if isinstance(step, asyncio.Event):  # a gate: answer once the test opens it
+            await step.wait()
+            return
         if step == "slow":
             await asyncio.sleep(0.3)
         if step == "hang":

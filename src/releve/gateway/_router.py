@@ -138,7 +138,10 @@ class Router:
                 raise
             return stream, chunks, first
 
-        won, attempts = await self._run(plan, attempt, exclude)
+        async def discard(opened: tuple[UpstreamStream, AsyncIterator[bytes], bytes]) -> None:
+            await opened[0].aclose()
+
+        won, attempts = await self._run(plan, attempt, exclude, discard)
         stream, chunks, first = won.value
         return ServedStream(first, chunks, stream, won.target, attempts)
 
@@ -156,7 +159,8 @@ class Router:
         return await self.open_stream(plan, {**body, "messages": messages}, exclude=(failed,))
 
     async def _run(self, plan: RoutePlan, attempt: Callable[[Target], Awaitable[_T]],
-                   exclude: Collection[Target] = ()) -> tuple[_Won[_T], int]:
+                   exclude: Collection[Target] = (),
+                   discard: Callable[[_T], Awaitable[None]] | None = None) -> tuple[_Won[_T], int]:
         run = _Run(self._clock.now() + plan.timeout)
         for retry in range(plan.retry.retries + 1):
             if retry:
@@ -172,7 +176,7 @@ class Router:
                 if hedge is None:
                     won = await self._attempt(plan, target, attempt, run)
                 else:
-                    won = await self._hedged(plan, target, candidates, attempt, run, hedge)
+                    won = await self._hedged(plan, target, candidates, attempt, run, hedge, discard)
                 if won is not None:
                     if plan.is_fallback(won.target, run.attempts):
                         self._bus.publish(ServedByFallback(plan.name, won.target.label, run.attempts,
@@ -247,8 +251,13 @@ class Router:
         return _Won(value, target)
 
     async def _hedged(self, plan: RoutePlan, first: Target, rest: Iterator[Target],
-                      attempt: Callable[[Target], Awaitable[_T]], run: _Run, delay: float) -> _Won[_T] | None:
-        """Race `first` against the next available target once `first` is slower than `delay`."""
+                      attempt: Callable[[Target], Awaitable[_T]], run: _Run, delay: float,
+                      discard: Callable[[_T], Awaitable[None]] | None) -> _Won[_T] | None:
+        """Race `first` against the next available target once `first` is slower than `delay`.
+
+        The loser is cancelled (its upstream connection closed); if it won at the same
+        instant, `discard` releases what it got (an open stream).
+        """
         racing: dict[asyncio.Task[_Won[_T] | None], Target] = {
             asyncio.ensure_future(self._attempt(plan, first, attempt, run)): first}
         try:
@@ -268,10 +277,12 @@ class Router:
             return None
         finally:
             for task, target in racing.items():
-                task.cancel()
-                self._bus.publish(HedgeCancelled(plan.name, target.label, self._clock.now()))
-            if racing:
-                await asyncio.gather(*racing, return_exceptions=True)
+                if not task.done():
+                    task.cancel()
+                    self._bus.publish(HedgeCancelled(plan.name, target.label, self._clock.now()))
+            for outcome in await asyncio.gather(*racing, return_exceptions=True):
+                if isinstance(outcome, _Won) and discard is not None:
+                    await discard(outcome.value)
 
     def _failed(self, plan: RoutePlan, target: Target, exc: UpstreamError, run: _Run) -> None:
         health = target.health

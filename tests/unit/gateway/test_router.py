@@ -231,3 +231,19 @@ async def test_p95_hedging_learns_the_targets_latency(clock: VirtualClock) -> No
         await router.send(plan, body())
     delay = plan.hedge_delay(plan.targets[0])
     assert delay is not None and delay < 0.05
+
+
+async def test_hedged_streams_finishing_together_close_the_loser(clock: VirtualClock) -> None:
+    """When both hedged attempts open a stream in the same instant, the one not used is closed."""
+    import asyncio
+
+    gate = asyncio.Event()
+    router, transports, bus = make_router(clock, {"a": [gate], "b": [gate]},
+                                          route={"hedge_after": "10ms", "attempt_timeout": 2})
+    asyncio.get_running_loop().call_later(0.05, gate.set)
+    served = await router.open_stream(router.routes["chat"], body())
+    streams = transports["a"].streams + transports["b"].streams
+    assert len(streams) == 2
+    assert [stream.closed for stream in streams if stream is not served.stream] == [True]
+    assert not any(isinstance(e, HedgeCancelled) for e in bus.drain())  # it finished; nothing was cancelled
+    await served.stream.aclose()
