@@ -90,3 +90,38 @@ async def test_idle_wheel_keeps_no_timer() -> None:
     assert await wait_with_deadline(wheel, 0.02, 0.0) == "done"
     await asyncio.sleep(0.05)
     assert wheel._timer is None
+
+
+async def test_a_renewed_deadline_does_not_fire_while_activity_continues() -> None:
+    """Renewing on each chunk keeps an idle timeout from firing as long as chunks keep coming."""
+    wheel = DeadlineWheel()
+    armed = wheel.arm(0.05)
+    for _ in range(10):  # 10 × 20 ms = 200 ms of activity, four times the timeout
+        await asyncio.sleep(0.02)
+        armed.renew()
+    assert not armed.fired
+    wheel.disarm(armed)
+
+
+async def test_a_paused_deadline_does_not_fire() -> None:
+    """While paused (the relay is writing to the client) the idle timeout does not count."""
+    wheel = DeadlineWheel()
+    armed = wheel.arm(0.03)
+    armed.pause()
+    await asyncio.sleep(0.12)
+    assert not armed.fired
+    wheel.disarm(armed)
+
+
+async def test_a_deadline_renewed_then_left_idle_fires() -> None:
+    """Once activity stops, the renewed deadline fires one timeout after the last renewal."""
+    wheel = DeadlineWheel()
+    armed = wheel.arm(0.03)
+    await asyncio.sleep(0.02)
+    armed.renew()
+    renewed = time.perf_counter()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.sleep(1)
+    assert armed.fired and armed.expired()
+    assert 0.025 <= time.perf_counter() - renewed < 0.08
+    wheel.disarm(armed)
