@@ -11,6 +11,7 @@ import logging
 import logging.handlers
 import queue
 import sys
+from typing import Any
 
 __all__ = ["AccessLog", "start_log_thread"]
 
@@ -31,6 +32,19 @@ class AccessLog:
                                client or "-")
 
 
+class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a record is written, as logging's last-resort
+    handler does: a stream captured at start-up may since have been replaced and closed."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 class _DeferredQueueHandler(logging.handlers.QueueHandler):
     """Queues the record as is; the base class would format it on the caller's thread."""
 
@@ -41,7 +55,7 @@ class _DeferredQueueHandler(logging.handlers.QueueHandler):
 def start_log_thread(level: int = logging.INFO) -> logging.handlers.QueueListener:
     """Route Relève's logs through a background thread; returns the listener to stop."""
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    stream = logging.StreamHandler(sys.stderr)
+    stream = _CurrentStderr()
     stream.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     listener = logging.handlers.QueueListener(records, stream, respect_handler_level=False)
     root = logging.getLogger("releve")
