@@ -118,27 +118,27 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+# Option name -> (Settings field, smallest value allowed, factor to the field's unit).
+_SETTING_OPTIONS: dict[str, tuple[str, float, float]] = {
+    "duration": ("duration_s", 1.0, 1.0),
+    "warmup": ("warmup_s", 1.0, 1.0),
+    "ttft_requests": ("ttft_requests", 1, 1),
+    "streams_connections": ("streams_connections", 1, 1),
+    "streams_chunks": ("streams_chunks", 2, 1),
+    "streams_delay_ms": ("streams_delay_ms", 1.0, 1.0),
+    "streams_duration": ("streams_duration_s", 1.0, 1.0),
+    "soak_requests": ("soak_requests", 1, 1),
+    "soak_max_minutes": ("soak_max_s", 0.0, 60.0),
+}
+
+
 def settings_from(args: argparse.Namespace) -> Settings:
     s = QUICK if args.quick else Settings()
     changes: dict[str, Any] = {}
-    if args.duration is not None:
-        changes["duration_s"] = max(1.0, args.duration)
-    if args.warmup is not None:
-        changes["warmup_s"] = max(1.0, args.warmup)
-    if args.ttft_requests is not None:
-        changes["ttft_requests"] = max(1, args.ttft_requests)
-    if args.streams_connections is not None:
-        changes["streams_connections"] = max(1, args.streams_connections)
-    if args.streams_chunks is not None:
-        changes["streams_chunks"] = max(2, args.streams_chunks)
-    if args.streams_delay_ms is not None:
-        changes["streams_delay_ms"] = max(1.0, args.streams_delay_ms)
-    if args.streams_duration is not None:
-        changes["streams_duration_s"] = max(1.0, args.streams_duration)
-    if args.soak_requests is not None:
-        changes["soak_requests"] = max(1, args.soak_requests)
-    if args.soak_max_minutes is not None:
-        changes["soak_max_s"] = args.soak_max_minutes * 60.0
+    for option, (field, smallest, factor) in _SETTING_OPTIONS.items():
+        value = getattr(args, option)
+        if value is not None:
+            changes[field] = max(smallest, value) * factor
     s = dataclasses.replace(s, **changes)
     # A stream must fit the time wrk waits for it, with room to spare.
     stream_s = s.streams_chunks * s.streams_delay_ms / 1000.0
