@@ -14,6 +14,8 @@ import orjson
 
 from releve.errors import GatewayError, InvalidRequest, UpstreamError
 
+from .providers import provider_verdict
+
 __all__ = ["check_chat", "check_embeddings", "error_body", "parse_object", "relayed_error_body", "stream_error_event"]
 
 _ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -84,21 +86,10 @@ def error_body(exc: GatewayError) -> bytes:
 
 
 def relayed_error_body(exc: UpstreamError) -> bytes:
-    """The provider's verdict on the client's request, re-shaped: never its raw body."""
-    message = f"The provider rejected the request ({exc.upstream_status})."
-    kind, code, param = "invalid_request_error", "invalid_request", None
-    try:
-        parsed = orjson.loads(exc.body or b"")
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        error = parsed["error"]
-        if isinstance(error.get("message"), str):
-            message = error["message"][:2000]
-        kind = error["type"] if isinstance(error.get("type"), str) else kind
-        code = error["code"] if isinstance(error.get("code"), str) else code
-        param = error["param"] if isinstance(error.get("param"), str) else None
-    return orjson.dumps({"error": {"message": message, "type": kind, "code": code, "param": param}})
+    """The provider's verdict on the client's request, in OpenAI's shape."""
+    verdict = provider_verdict(exc)
+    return orjson.dumps({"error": {"message": verdict.message, "type": verdict.type or "invalid_request_error",
+                                   "code": verdict.code or "invalid_request", "param": verdict.param}})
 
 
 def stream_error_event(message: str, code: str) -> bytes:

@@ -8,21 +8,20 @@ client sees has Anthropic's shape `{"type": "error", "error": {"type", "message"
 
 from __future__ import annotations
 
-import math
 import time
 from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, SSE_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
+from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
 
-from ._auth import ClientAuth
+from ._inbound import InboundApi
 from ._openai_wire import parse_object
 from ._plan import RoutePlan
-from ._recording import RequestRecorder
-from ._router import Router, ServedStream
+from ._router import ServedStream
 from ._streaming import Piece, RelayedStream, StreamBroken, relay_until_done
+from .providers import provider_verdict
 from .translate import (
     OpenAIStreamToAnthropic,
     StreamError,
@@ -61,27 +60,15 @@ def check_messages(body: dict[str, Any]) -> tuple[str, bool]:
     return model, stream
 
 
-class AnthropicApi:
-    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int) -> None:
-        self._router = router
-        self._auth = auth
-        self._recorder = recorder
-        self._finish = recorder.finish
-        self._max_body = max_body_size
-        names = sorted(router.routes)
-        self._models_body = orjson.dumps({
+class AnthropicApi(InboundApi):
+    def _render_models(self, routes: list[str]) -> bytes:
+        return orjson.dumps({
             "data": [{"type": "model", "id": name, "display_name": name, "created_at": "1970-01-01T00:00:00Z"}
-                     for name in names],
-            "has_more": False, "first_id": names[0] if names else None, "last_id": names[-1] if names else None})
-        self._route_names = ", ".join(names)
+                     for name in routes],
+            "has_more": False, "first_id": routes[0] if routes else None, "last_id": routes[-1] if routes else None})
 
-    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            self._auth.authenticate(scope["headers"])
-        except GatewayError as exc:
-            await self._send_error(send, exc)
-            return
-        await send_bytes(send, 200, self._models_body)
+    def _error_body(self, exc: GatewayError) -> bytes:
+        return orjson.dumps(anthropic_error_body(exc.status, exc.message))
 
     async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
@@ -110,7 +97,7 @@ class AnthropicApi:
             return
         except UpstreamError as exc:  # the client's own mistake, as judged by the provider
             status = exc.upstream_status or 400
-            await self._send_error(send, InvalidRequest(_upstream_message(exc), status=status))
+            await self._send_error(send, InvalidRequest(provider_verdict(exc).message, status=status))
             self._finish(route_name, "-", 1, status, "rejected", started, client)
             return
         except GatewayError as exc:
@@ -127,11 +114,7 @@ class AnthropicApi:
 
     async def _relay(self, receive: Receive, send: Send, plan: RoutePlan, internal: dict[str, Any],
                      served: ServedStream, model: str, started: float, client: str | None) -> None:
-        target = served.target
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            *SSE_HEADERS, *target.served_headers(served.attempts)]})
-        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
-        self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
+        await self._start_stream(send, plan, served, started, client)
         translator = OpenAIStreamToAnthropic(model)
 
         def render(piece: Piece) -> bytes:
@@ -152,22 +135,3 @@ class AnthropicApi:
             self._recorder.interrupted(plan.name, relayed.target.label)
             closing = _event("error", anthropic_error_body(502, problem))
         await send({"type": "http.response.body", "body": closing, "more_body": False})
-
-    async def _send_error(self, send: Send, exc: GatewayError) -> None:
-        headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
-        if exc.retry_after is not None:
-            headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
-        await send_bytes(send, exc.status, orjson.dumps(anthropic_error_body(exc.status, exc.message)), headers)
-
-
-
-def _upstream_message(exc: UpstreamError) -> str:
-    try:
-        parsed = orjson.loads(exc.body or b"")
-    except orjson.JSONDecodeError:
-        parsed = None
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        message = parsed["error"].get("message")
-        if isinstance(message, str):
-            return message[:2000]
-    return f"The provider rejected the request ({exc.upstream_status})."

@@ -7,17 +7,16 @@ as `{"error": {"message", "type", "code", "param"}}`.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, SSE_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
+from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
 
-from ._auth import ClientAuth
+from ._inbound import InboundApi
 from ._openai_wire import (
     check_chat,
     check_embeddings,
@@ -27,25 +26,20 @@ from ._openai_wire import (
     stream_error_event,
 )
 from ._plan import RoutePlan
-from ._recording import RequestRecorder
-from ._router import Router, ServedStream
+from ._router import ServedStream
 from ._streaming import RelayedStream, relay_until_done
 from .providers import Operation
 
 __all__ = ["OpenAIApi"]
 
 
+class OpenAIApi(InboundApi):
+    def _render_models(self, routes: list[str]) -> bytes:
+        return orjson.dumps({"object": "list", "data": [
+            {"id": name, "object": "model", "created": 0, "owned_by": "releve"} for name in routes]})
 
-class OpenAIApi:
-    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int) -> None:
-        self._router = router
-        self._auth = auth
-        self._recorder = recorder
-        self._finish = recorder.finish
-        self._max_body = max_body_size
-        self._models_body = orjson.dumps({"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "releve"} for name in router.routes]})
-        self._route_names = ", ".join(sorted(router.routes))
+    def _error_body(self, exc: GatewayError) -> bytes:
+        return error_body(exc)
 
     @property
     def endpoints(self) -> dict[str, tuple[str, Callable[[Scope, Receive, Send], Any]]]:
@@ -54,14 +48,6 @@ class OpenAIApi:
             "/v1/embeddings": ("POST", self.embeddings),
             "/v1/models": ("GET", self.models),
         }
-
-    async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            self._auth.authenticate(scope["headers"])
-        except GatewayError as exc:
-            await self._send_error(send, exc)
-            return
-        await send_bytes(send, 200, self._models_body)
 
     async def chat_completions(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._serve(scope, receive, send, Operation.CHAT)
@@ -110,12 +96,7 @@ class OpenAIApi:
     async def _relay(self, receive: Receive, send: Send, plan: RoutePlan, body: dict[str, Any],
                      served: ServedStream, started: float, client: str | None) -> None:
         """Relay an open stream event by event; stop the upstream if the client leaves."""
-        target = served.target
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            *SSE_HEADERS, *target.served_headers(served.attempts)]})
-        # Latency for streams is time to first byte: what a user waits for.
-        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
-        self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
+        await self._start_stream(send, plan, served, started, client)
         relayed = RelayedStream(self._router, plan, body, served, parse=False)
         problem = await relay_until_done(receive, send, relayed, None)
         if problem is not None:
@@ -123,9 +104,3 @@ class OpenAIApi:
             await send({"type": "http.response.body", "more_body": True,
                         "body": stream_error_event(problem, "stream_interrupted")})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-    async def _send_error(self, send: Send, exc: GatewayError) -> None:
-        headers: list[tuple[bytes, bytes]] = list(JSON_HEADERS)
-        if exc.retry_after is not None:
-            headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
-        await send_bytes(send, exc.status, error_body(exc), headers)

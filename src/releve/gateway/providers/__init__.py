@@ -8,7 +8,7 @@ from releve.config import ProviderConfig, ProviderKind
 
 from ._anthropic import AnthropicTransport
 from ._base import Operation, ProviderTransport, UpstreamCall, UpstreamResponse, UpstreamStream
-from ._classify import CLIENT_MISTAKES, parse_retry_after
+from ._classify import CLIENT_MISTAKES, ProviderVerdict, parse_retry_after, provider_verdict
 from ._gemini import GeminiTransport
 from ._openai import AzureOpenAITransport, OpenAITransport
 
@@ -20,11 +20,13 @@ __all__ = [
     "OpenAITransport",
     "Operation",
     "ProviderTransport",
+    "ProviderVerdict",
     "UpstreamCall",
     "UpstreamResponse",
     "UpstreamStream",
     "http_transports",
     "parse_retry_after",
+    "provider_verdict",
     "transport_for",
 ]
 

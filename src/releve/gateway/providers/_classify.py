@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import email.utils
 import time
+from dataclasses import dataclass
+
+import orjson
 
 from releve.errors import UpstreamError
 
@@ -43,3 +46,35 @@ def parse_retry_after(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderVerdict:
+    """What a provider said about a request it refused, taken from its error body."""
+
+    message: str
+    type: str | None
+    code: str | None
+    param: str | None
+
+
+def provider_verdict(exc: UpstreamError) -> ProviderVerdict:
+    """The provider's words on the client's request: never its raw body.
+
+    OpenAI's, Anthropic's and Google's error bodies all carry an `error` object
+    with a `message`; whatever else is there is passed on only as short strings.
+    """
+    try:
+        parsed = orjson.loads(exc.body or b"")
+    except orjson.JSONDecodeError:
+        parsed = None
+    error = parsed.get("error") if isinstance(parsed, dict) else None
+    if not isinstance(error, dict):
+        return ProviderVerdict(f"The provider rejected the request ({exc.upstream_status}).", None, None, None)
+
+    def field(name: str) -> str | None:
+        value = error.get(name)
+        return value[:2000] if isinstance(value, str) else None
+
+    message = field("message") or f"The provider rejected the request ({exc.upstream_status})."
+    return ProviderVerdict(message, field("type"), field("code"), field("param"))
