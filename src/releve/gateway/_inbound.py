@@ -6,12 +6,12 @@ import abc
 import math
 
 from releve.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_bytes
-from releve.errors import GatewayError
+from releve.errors import GatewayError, NoTargetAvailable, UpstreamError
 
 from ._auth import ClientAuth
 from ._plan import RoutePlan
 from ._recording import RequestRecorder
-from ._router import Router, ServedStream
+from ._router import Router, Served, ServedStream
 
 __all__ = ["InboundApi"]
 
@@ -34,6 +34,10 @@ class InboundApi(abc.ABC):
     def _error_body(self, exc: GatewayError) -> bytes:
         """An error in this API's shape."""
 
+    @abc.abstractmethod
+    def _relayed_body(self, exc: UpstreamError) -> bytes:
+        """A provider's refusal of the client's request, in this API's shape."""
+
     async def models(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             self._auth.authenticate(scope["headers"])
@@ -47,6 +51,24 @@ class InboundApi(abc.ABC):
         if exc.retry_after is not None:
             headers.append((b"retry-after", str(max(1, math.ceil(exc.retry_after))).encode()))
         await send_bytes(send, exc.status, self._error_body(exc), headers)
+
+    async def _refuse(self, send: Send, exc: GatewayError, route: str, started: float, client: str | None) -> None:
+        """Answer an error and record it: the provider's verdict on the request, or our own."""
+        if isinstance(exc, UpstreamError):  # the client's own mistake, as judged by the provider
+            status = exc.upstream_status or 400
+            await send_bytes(send, status, self._relayed_body(exc))
+            self._finish(route, "-", 1, status, "rejected", started, client)
+            return
+        await self._send_error(send, exc)
+        outcome = "failed" if isinstance(exc, NoTargetAvailable) else "rejected"
+        self._finish(route, "-", 0, exc.status, outcome, started, client)
+
+    async def _answer(self, send: Send, plan: RoutePlan, served: Served, body: bytes, started: float,
+                      client: str | None) -> None:
+        target = served.target
+        await send_bytes(send, 200, body, (*JSON_HEADERS, *target.served_headers(served.attempts)))
+        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
+        self._finish(plan.name, target.label, served.attempts, 200, outcome, started, client)
 
     async def _start_stream(self, send: Send, plan: RoutePlan, served: ServedStream, started: float,
                             client: str | None) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
-from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
+from releve.asgi import ClientGone, Receive, Scope, Send, read_body
+from releve.errors import GatewayError, InvalidRequest, Untranslatable, UpstreamError
 
 from ._inbound import InboundApi
 from ._openai_wire import parse_object
@@ -70,6 +70,10 @@ class AnthropicApi(InboundApi):
     def _error_body(self, exc: GatewayError) -> bytes:
         return orjson.dumps(anthropic_error_body(exc.status, exc.message))
 
+    def _relayed_body(self, exc: UpstreamError) -> bytes:
+        status = exc.upstream_status or 400
+        return orjson.dumps(anthropic_error_body(status, provider_verdict(exc).message))
+
     async def messages(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         route_name, client = "-", None
@@ -95,22 +99,11 @@ class AnthropicApi(InboundApi):
             served = await self._router.send(plan, internal)
         except ClientGone:
             return
-        except UpstreamError as exc:  # the client's own mistake, as judged by the provider
-            status = exc.upstream_status or 400
-            await self._send_error(send, InvalidRequest(provider_verdict(exc).message, status=status))
-            self._finish(route_name, "-", 1, status, "rejected", started, client)
-            return
         except GatewayError as exc:
-            await self._send_error(send, exc)
-            outcome = "failed" if isinstance(exc, NoTargetAvailable) else "rejected"
-            self._finish(route_name, "-", 0, exc.status, outcome, started, client)
+            await self._refuse(send, exc, route_name, started, client)
             return
-        target = served.target
         answer = openai_response_to_anthropic(orjson.loads(served.response.body), requested)
-        await send_bytes(send, 200, orjson.dumps(answer), (
-            *JSON_HEADERS, *target.served_headers(served.attempts)))
-        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
-        self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
+        await self._answer(send, plan, served, orjson.dumps(answer), started, client)
 
     async def _relay(self, receive: Receive, send: Send, plan: RoutePlan, internal: dict[str, Any],
                      served: ServedStream, model: str, started: float, client: str | None) -> None:

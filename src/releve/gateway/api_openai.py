@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from releve.asgi import JSON_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
-from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
+from releve.asgi import ClientGone, Receive, Scope, Send, read_body
+from releve.errors import GatewayError, InvalidRequest, UpstreamError
 
 from ._inbound import InboundApi
 from ._openai_wire import (
@@ -40,6 +40,9 @@ class OpenAIApi(InboundApi):
 
     def _error_body(self, exc: GatewayError) -> bytes:
         return error_body(exc)
+
+    def _relayed_body(self, exc: UpstreamError) -> bytes:
+        return relayed_error_body(exc)
 
     @property
     def endpoints(self) -> dict[str, tuple[str, Callable[[Scope, Receive, Send], Any]]]:
@@ -77,21 +80,10 @@ class OpenAIApi(InboundApi):
             served = await self._router.send(plan, body, operation)
         except ClientGone:
             return
-        except UpstreamError as exc:  # the client's own mistake, as judged by the provider
-            status = exc.upstream_status or 400
-            await send_bytes(send, status, relayed_error_body(exc))
-            self._finish(route_name, "-", 1, status, "rejected", started, client)
-            return
         except GatewayError as exc:
-            await self._send_error(send, exc)
-            outcome = "failed" if isinstance(exc, NoTargetAvailable) else "rejected"
-            self._finish(route_name, "-", 0, exc.status, outcome, started, client)
+            await self._refuse(send, exc, route_name, started, client)
             return
-        target = served.target
-        await send_bytes(send, 200, served.response.body, (
-            *JSON_HEADERS, *target.served_headers(served.attempts)))
-        outcome = "fallback" if plan.is_fallback(target, served.attempts) else "served"
-        self._finish(route_name, target.label, served.attempts, 200, outcome, started, client)
+        await self._answer(send, plan, served, served.response.body, started, client)
 
     async def _relay(self, receive: Receive, send: Send, plan: RoutePlan, body: dict[str, Any],
                      served: ServedStream, started: float, client: str | None) -> None:
