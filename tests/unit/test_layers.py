@@ -22,11 +22,15 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "gateway": {"errors", "clock", "config", "asgi"},
     "sim": {"errors"},
-    "app": {"errors", "clock", "config", "asgi", "gateway"},
+    "store": {"errors"},
+    "notify": {"errors", "config", "store"},
+    "monitor": {"errors", "clock", "config", "gateway", "store"},
+    "status": {"errors", "config", "asgi", "store"},
+    "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status"},
     "server": {"app", "config"},
     "runner": {"app", "server", "config", "gateway"},
     "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway"},
-    "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway"},
+    "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor"},
 }
 
 

@@ -11,6 +11,14 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ._monitoring import (
+    MonitorConfig,
+    ProbeConfig,
+    ProcessConfig,
+    StatusPageConfig,
+    StorageConfig,
+    WebhookConfig,
+)
 from ._units import Duration, Size
 
 __all__ = [
@@ -98,6 +106,8 @@ class ProviderConfig(_Model):
     max_connections: Annotated[int, Field(ge=0)] = 1024
     connect_timeout: Duration = 5.0
     headers: dict[str, str] = Field(default_factory=dict)
+    status_feed: str | None = None  # the provider's Statuspage v2 summary.json, polled by the monitor
+    probe: ProbeConfig | None = None  # overrides monitor.probes for this provider
 
     @model_validator(mode="after")
     def _check_url(self) -> ProviderConfig:
@@ -107,6 +117,8 @@ class ProviderConfig(_Model):
             object.__setattr__(self, "base_url", DEFAULT_BASE_URLS[self.kind])
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url {self.base_url!r} must start with http:// or https://")
+        if self.status_feed is not None and not self.status_feed.startswith(("http://", "https://")):
+            raise ValueError(f"status_feed {self.status_feed!r} must start with http:// or https://")
         if self.kind is ProviderKind.AZURE_OPENAI and not self.api_version:
             raise ValueError("api_version is required for kind azure-openai (e.g. 2024-10-21)")
         return self
@@ -171,6 +183,14 @@ class Config(_Model):
     breaker: BreakerConfig = BreakerConfig()
     providers: Annotated[dict[str, ProviderConfig], Field(min_length=1)]
     routes: Annotated[dict[str, RouteConfig], Field(min_length=1)]
+    storage: StorageConfig = StorageConfig()
+    monitor: MonitorConfig = MonitorConfig()
+    processes: dict[str, ProcessConfig] = Field(default_factory=dict)
+    currency: str = "EUR"
+    status_page: StatusPageConfig = StatusPageConfig()
+    notify: list[str] = Field(default_factory=list)  # Apprise URLs
+    webhooks: list[WebhookConfig] = Field(default_factory=list)
+    admins: dict[str, ClientConfig] = Field(default_factory=dict)  # keys for the admin API (incidents)
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
@@ -187,6 +207,13 @@ class Config(_Model):
                     f"routes.{route_name}.attempt_timeout ({route.attempt_timeout:g}s) is longer "
                     f"than its whole-request timeout ({route.timeout:g}s)"
                 )
+        routes = ", ".join(sorted(self.routes))
+        for process_name, process in self.processes.items():
+            for index, route_name in enumerate(process.routes):
+                if route_name not in self.routes:
+                    raise ValueError(
+                        f"processes.{process_name}.routes.{index}: no route named {route_name!r} (routes: {routes})"
+                    )
         if self.auth is AuthMode.KEYS and not self.clients:
             raise ValueError(
                 "clients: no client keys configured; add clients (name: {key: ...}) "

@@ -1,0 +1,37 @@
+"""Relève's durable state: components, incidents, uptime, the notification outbox.
+
+SQLAlchemy Core on SQLite (embedded default) or PostgreSQL; the schema is
+migrated by Alembic. Other packages import from here only.
+"""
+
+from ._model import (
+    Component,
+    ComponentKind,
+    ComponentStatus,
+    Impact,
+    Incident,
+    IncidentStatus,
+    IncidentUpdate,
+    NotificationEvent,
+    OutboxItem,
+    Text,
+    UptimeDay,
+    worst,
+)
+from ._store import Store
+
+__all__ = [
+    "Component",
+    "ComponentKind",
+    "ComponentStatus",
+    "Impact",
+    "Incident",
+    "IncidentStatus",
+    "IncidentUpdate",
+    "NotificationEvent",
+    "OutboxItem",
+    "Store",
+    "Text",
+    "UptimeDay",
+    "worst",
+]

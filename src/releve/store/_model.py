@@ -1,0 +1,205 @@
+"""The values Relève keeps about outages: components, incidents, updates, uptime, notifications.
+
+Plain frozen values with Statuspage's vocabulary, so that the status page,
+its JSON API, the monitor and the notifiers all speak the same words. Times
+are timezone-aware UTC datetimes; the store never reads a clock itself, its
+callers pass `at`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from enum import StrEnum
+
+__all__ = [
+    "Component",
+    "ComponentKind",
+    "ComponentStatus",
+    "Impact",
+    "Incident",
+    "IncidentStatus",
+    "IncidentUpdate",
+    "NotificationEvent",
+    "OutboxItem",
+    "Text",
+    "UptimeDay",
+    "worst",
+]
+
+
+class ComponentStatus(StrEnum):
+    """Statuspage's component statuses."""
+
+    OPERATIONAL = "operational"
+    UNDER_MAINTENANCE = "under_maintenance"
+    DEGRADED_PERFORMANCE = "degraded_performance"
+    PARTIAL_OUTAGE = "partial_outage"
+    MAJOR_OUTAGE = "major_outage"
+
+    @property
+    def rank(self) -> int:
+        """How bad: operational 0 < under_maintenance 1 < degraded 2 < partial 3 < major 4."""
+        return _RANK[self]
+
+
+_RANK = {status: rank for rank, status in enumerate(ComponentStatus)}
+
+
+def worst(statuses: list[ComponentStatus] | tuple[ComponentStatus, ...]) -> ComponentStatus:
+    return max(statuses, key=_RANK.__getitem__, default=ComponentStatus.OPERATIONAL)
+
+
+class IncidentStatus(StrEnum):
+    """Statuspage's incident statuses; the last four are for scheduled maintenance."""
+
+    INVESTIGATING = "investigating"
+    IDENTIFIED = "identified"
+    MONITORING = "monitoring"
+    RESOLVED = "resolved"
+    POSTMORTEM = "postmortem"
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    VERIFYING = "verifying"
+    COMPLETED = "completed"
+
+    @property
+    def closed(self) -> bool:
+        return self in (IncidentStatus.RESOLVED, IncidentStatus.POSTMORTEM, IncidentStatus.COMPLETED)
+
+
+class Impact(StrEnum):
+    """Statuspage's incident impact (and page indicator) values."""
+
+    NONE = "none"
+    MINOR = "minor"
+    MAJOR = "major"
+    CRITICAL = "critical"
+    MAINTENANCE = "maintenance"
+
+
+class ComponentKind(StrEnum):
+    PROCESS = "process"   # a business process from `processes:` (what customers see)
+    ROUTE = "route"       # a gateway route
+    TARGET = "target"     # one provider/model
+
+
+class NotificationEvent(StrEnum):
+    OPEN = "open"
+    UPDATE = "update"
+    RESOLVE = "resolve"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    """Something said to people, in French and in English."""
+
+    fr: str
+    en: str
+
+    def get(self, language: str) -> str:
+        return self.fr if language == "fr" else self.en
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    id: str                     # stable: "process:customer-support", "route:assistant", "target:openai/gpt-4o"
+    kind: ComponentKind
+    name: Text
+    status: ComponentStatus
+    updated_at: datetime
+    description: Text | None = None
+    position: int = 0
+    public: bool = True         # shown on the status page
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    id: str
+    incident_id: str
+    status: IncidentStatus
+    body: Text
+    created_at: datetime
+    # Each affected component's status when the update was written: (component id, status).
+    affected: tuple[tuple[str, ComponentStatus], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: str                        # 12 lowercase letters and digits, like Statuspage's
+    name: Text
+    status: IncidentStatus
+    impact: Impact
+    automatic: bool                # opened by the monitor, not by a person
+    components: tuple[str, ...]    # component ids
+    created_at: datetime           # when Relève opened it (detection)
+    updated_at: datetime
+    started_at: datetime | None = None     # when the failure began (first bad signal)
+    recovered_at: datetime | None = None   # when every component was operational again
+    resolved_at: datetime | None = None
+    scheduled_for: datetime | None = None      # maintenance window start
+    scheduled_until: datetime | None = None    # maintenance window end
+    updates: tuple[IncidentUpdate, ...] = field(default=())  # newest first
+
+    @property
+    def is_maintenance(self) -> bool:
+        return self.scheduled_for is not None
+
+    @property
+    def detection_seconds(self) -> float | None:
+        """Failure start to incident open."""
+        if self.started_at is None:
+            return None
+        return (self.created_at - self.started_at).total_seconds()
+
+    @property
+    def recovery_seconds(self) -> float | None:
+        """Failure start to every component operational again (time to recovery)."""
+        if self.started_at is None or self.recovered_at is None:
+            return None
+        return (self.recovered_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True, slots=True)
+class UptimeDay:
+    """Seconds one component spent in each status during one UTC day."""
+
+    component_id: str
+    day: date
+    seconds: dict[ComponentStatus, float]
+
+    @property
+    def observed(self) -> float:
+        return sum(self.seconds.values())
+
+    @property
+    def uptime(self) -> float | None:
+        """Statuspage's weighting: a major outage counts fully as downtime, a partial outage 30 %.
+
+        None when nothing was observed that day (no data, not 100 %).
+        """
+        total = self.observed
+        if total <= 0:
+            return None
+        down = self.seconds.get(ComponentStatus.MAJOR_OUTAGE, 0.0) + 0.3 * self.seconds.get(
+            ComponentStatus.PARTIAL_OUTAGE, 0.0)
+        return max(0.0, 1.0 - down / total)
+
+    @property
+    def worst(self) -> ComponentStatus:
+        return worst(tuple(status for status, seconds in self.seconds.items() if seconds > 0))
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One notification to deliver on one channel; at most one open and one resolve per incident and channel."""
+
+    id: int
+    incident_id: str
+    update_id: str
+    event: NotificationEvent
+    channel: str        # "webhook:<sha256 of url, 12 hex>" or "apprise:<sha256 of url, 12 hex>"
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None = None
