@@ -76,3 +76,6 @@ class ScriptedTransport:
         stream = ScriptedStream([f'data: {{"from": "{self.name}"}}\n\n'.encode(), b"data: [DONE]\n\n"])
         self.streams.append(stream)
         return stream
+
+    async def list_models(self) -> UpstreamResponse:
+        return UpstreamResponse(200, b'{"object": "list", "data": []}')

@@ -19,7 +19,7 @@ from ._events import (
     StreamRecovered,
     TargetSkipped,
 )
-from ._metrics import GatewayMetrics
+from ._metrics import LATENCY_BUCKETS, GatewayMetrics
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
 from ._recording import RequestRecorder
@@ -28,6 +28,7 @@ from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
 
 __all__ = [
+    "LATENCY_BUCKETS",
     "AccessLog",
     "AnthropicApi",
     "AttemptFailed",

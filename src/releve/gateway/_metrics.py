@@ -31,10 +31,10 @@ from ._events import (
     TargetSkipped,
 )
 
-__all__ = ["GatewayMetrics"]
+__all__ = ["LATENCY_BUCKETS", "GatewayMetrics"]
 
 _BREAKER_VALUE = {BreakerState.CLOSED: 0, BreakerState.HALF_OPEN: 1, BreakerState.OPEN: 2}
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+LATENCY_BUCKETS = _BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 
 
 class _RequestStats:
@@ -106,6 +106,13 @@ class GatewayMetrics:
         stats.count += 1
         stats.total += seconds
         stats.buckets[bisect_left(_BUCKETS, seconds)] += 1
+
+    def request_counts(self) -> dict[tuple[str, str, str], tuple[int, tuple[int, ...]]]:
+        """(route, target, outcome) -> (requests, latency bucket counts): the monitor's passive signals.
+
+        Called about once a second off the request path; the last bucket is +Inf.
+        """
+        return {key: (stats.count, tuple(stats.buckets)) for key, stats in list(self._stats.items())}
 
     def set_breaker(self, target: str, state: BreakerState) -> None:
         self._breaker.labels(target).set(_BREAKER_VALUE[state])

@@ -27,6 +27,7 @@ from ._faults import Fault, FaultKind
 from ._plan import Injection
 from ._requests import UNPARSABLE, ApiError, load_body, parse_chat, parse_embeddings
 from ._state import SIM, SimState
+from ._status_feed import add_status_feed_routes
 from ._wire import JSON, drop, hold, send_plain, send_stream
 
 __all__ = ["API_PATHS", "build_simulator_app"]
@@ -75,6 +76,8 @@ ENDPOINTS: Mapping[str, Endpoint] = {
     "/v1/embeddings": Endpoint(OPENAI, _embeddings),
     "/v1/models": Endpoint(OPENAI, _models, "GET"),
     "/v1/messages": Endpoint(_anthropic.ANTHROPIC, _anthropic.answer),
+    "/v1beta/models": Endpoint(_gemini.GEMINI, _models, "GET"),
+    "/openai/models": Endpoint(_azure.AZURE, _models, "GET"),
     "/v1beta/models/{model}:generateContent": Endpoint(
         _gemini.GEMINI, _gemini.answer, model_param="model", streams=False
     ),
@@ -103,6 +106,7 @@ def build_simulator_app(
         # Any method reaches the handler, which answers a wrong one with a 405 in the family's shape.
         app.router.add_route("*", path, _api(endpoint))
     add_admin_routes(app)
+    add_status_feed_routes(app)
     app.router.add_route("*", "/{tail:.*}", _not_found)
     return app
 

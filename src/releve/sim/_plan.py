@@ -114,6 +114,9 @@ class FaultPlan:
     def clear(self) -> None:
         self._entries = []
 
+    def faults(self) -> list[Fault]:
+        return [entry.fault for entry in self._entries]
+
     def describe(self) -> list[dict[str, Any]]:
         """The active faults in wire form, with how many uses a counted fault has left."""
         out = []

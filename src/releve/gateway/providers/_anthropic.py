@@ -18,6 +18,8 @@ __all__ = ["AnthropicTransport"]
 
 
 class AnthropicTransport(HttpTransport):
+    models_path = "/v1/models"
+
     def __init__(self, name: str, config: ProviderConfig) -> None:
         headers = {"anthropic-version": config.anthropic_version}
         if config.api_key:

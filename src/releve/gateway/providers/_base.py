@@ -62,3 +62,7 @@ class ProviderTransport(Protocol):
     async def open_stream(self, call: UpstreamCall) -> UpstreamStream:
         """Status checked, body not yet read; raises UpstreamError like `send`."""
         ...
+
+    async def list_models(self) -> UpstreamResponse:
+        """The provider's model list (a probe that costs nothing); raises UpstreamError like `send`."""
+        ...

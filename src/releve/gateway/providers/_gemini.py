@@ -19,6 +19,8 @@ __all__ = ["GeminiTransport"]
 
 
 class GeminiTransport(HttpTransport):
+    models_path = "/v1beta/models"
+
     def __init__(self, name: str, config: ProviderConfig) -> None:
         super().__init__(name, config, {"x-goog-api-key": config.api_key} if config.api_key else {})
 

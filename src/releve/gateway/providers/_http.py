@@ -18,6 +18,7 @@ from yarl import URL
 from releve.config import ProviderConfig
 from releve.errors import UpstreamError
 
+from ._base import UpstreamResponse
 from ._classify import error_for_status
 
 __all__ = ["HttpTransport", "RawStream", "network_error"]
@@ -83,6 +84,24 @@ class HttpTransport:
         except orjson.JSONDecodeError:
             raise UpstreamError("malformed answer (not JSON)", status=status) from None
         return body
+
+    models_path = "/models"
+
+    async def list_models(self) -> UpstreamResponse:
+        """The provider's model list: the cheapest request that proves it answers (the monitor's probe)."""
+        session = self._require_session()
+        try:
+            async with session.get(self.url(self.models_path)) as response:
+                status = response.status
+                if status >= 300:
+                    body = await response.content.read(MAX_ERROR_BODY)
+                    raise error_for_status(status, body, response.headers.get("Retry-After"))
+                body = await response.content.read(MAX_ERROR_BODY)
+        except UpstreamError:
+            raise
+        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+            raise network_error(exc) from None
+        return UpstreamResponse(status, body)
 
     async def post_stream(self, url: URL, data: bytes) -> RawStream:
         session = self._require_session()

@@ -45,6 +45,7 @@ class AzureOpenAITransport(OpenAITransport):
     def __init__(self, name: str, config: ProviderConfig) -> None:
         HttpTransport.__init__(self, name, config, {"api-key": config.api_key} if config.api_key else {})
         self._version = quote(config.api_version or "", safe="")
+        self.models_path = f"/openai/models?api-version={self._version}"
 
     def _target(self, call: UpstreamCall) -> tuple[str, bytes]:
         body = {key: value for key, value in call.body.items() if key != "model"}
