@@ -1,0 +1,156 @@
+"""The tables as SQLAlchemy Core objects, for queries; migrations/ creates them (by hand, not from here).
+
+Two column types carry the portability rules: times are aware UTC datetimes on every dialect
+(SQLite has no time zones, so UTC is stored naive and re-attached on read) and JSON is text
+written by orjson, so both dialects store and return exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+)
+from sqlalchemy import Text as SqlText
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
+
+__all__ = ["JsonText", "UTCDateTime", "components", "incident_updates", "incidents", "metadata", "outbox",
+           "uptime_days"]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """An aware datetime in, an aware UTC datetime out, whatever the dialect."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.utcoffset() is None:
+            # A naive time is ambiguous; guessing would shift incidents by hours without a trace.
+            raise ValueError(f"naive datetime {value.isoformat()}: the store takes timezone-aware datetimes")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JsonText(TypeDecorator[Any]):
+    """JSON kept as text, written and read by orjson (no dialect JSON type to differ between SQLite and PostgreSQL)."""
+
+    impl = SqlText
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        return None if value is None else orjson.dumps(value).decode()
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> Any:
+        return None if value is None else orjson.loads(value)
+
+
+metadata = MetaData()
+
+components = Table(
+    "components", metadata,
+    Column("id", String(255), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("name_fr", SqlText, nullable=False),
+    Column("name_en", SqlText, nullable=False),
+    Column("description_fr", SqlText, nullable=True),
+    Column("description_en", SqlText, nullable=True),
+    Column("status", String(32), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("public", Boolean, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # False once the configuration no longer lists it: its incidents and uptime keep pointing at it.
+    Column("active", Boolean, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_components"),
+)
+
+uptime_days = Table(
+    "uptime_days", metadata,
+    # No foreign key: uptime outlives the component's definition.
+    Column("component_id", String(255), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("seconds", Float, nullable=False),
+    PrimaryKeyConstraint("component_id", "day", "status", name="pk_uptime_days"),
+)
+
+incidents = Table(
+    "incidents", metadata,
+    Column("id", String(12), nullable=False),
+    Column("name_fr", SqlText, nullable=False),
+    Column("name_en", SqlText, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("impact", String(16), nullable=False),
+    Column("automatic", Boolean, nullable=False),
+    Column("components", JsonText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("started_at", UTCDateTime, nullable=True),
+    Column("recovered_at", UTCDateTime, nullable=True),
+    Column("resolved_at", UTCDateTime, nullable=True),
+    Column("scheduled_for", UTCDateTime, nullable=True),
+    Column("scheduled_until", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_incidents"),
+    Index("ix_incidents_created_at", "created_at"),
+)
+
+incident_updates = Table(
+    "incident_updates", metadata,
+    Column("id", String(12), nullable=False),
+    Column("incident_id", String(12), ForeignKey("incidents.id", name="fk_incident_updates_incident"),
+           nullable=False),
+    # 1, 2, 3… per incident: two updates written in the same instant still have an order.
+    Column("seq", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("body_fr", SqlText, nullable=False),
+    Column("body_en", SqlText, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("affected", JsonText, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_incident_updates"),
+    UniqueConstraint("incident_id", "seq", name="uq_incident_updates_seq"),
+)
+
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, nullable=False, autoincrement=True),
+    Column("incident_id", String(12), ForeignKey("incidents.id", name="fk_outbox_incident"), nullable=False),
+    Column("update_id", String(12), ForeignKey("incident_updates.id", name="fk_outbox_update"), nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("channel", SqlText, nullable=False),
+    # What makes a second `open` or `resolve` for the same incident and channel impossible.
+    Column("dedup_key", SqlText, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("last_error", SqlText, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_outbox"),
+    UniqueConstraint("dedup_key", name="uq_outbox_dedup_key"),
+    Index("ix_outbox_due", "state", "next_attempt_at"),
+    Index("ix_outbox_incident_id", "incident_id"),
+)
