@@ -10,10 +10,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
+from releve.admin import AdminApi
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
 from releve.clock import MONOTONIC, Clock
 from releve.config import AuthMode, Config
@@ -32,6 +34,10 @@ from releve.gateway import (
     build_routes,
 )
 from releve.gateway.providers import ProviderTransport, http_transports
+from releve.monitor import Monitor
+from releve.notify import Channels, Notifier
+from releve.status import StatusPage
+from releve.store import Store
 
 __all__ = ["App", "build_app"]
 
@@ -40,17 +46,49 @@ Handler = Callable[[Scope, Receive, Send], Any]
 _METRICS_HEADERS = ((b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),)
 
 
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outages:
+    """Everything about outages: the store, the monitor and notifier (lead process only), the pages."""
+
+    def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
+                 *, lead: bool) -> None:
+        self.store = store
+        self.monitor = monitor
+        self.notifier = notifier
+        self.status = status
+        self.admin = admin
+        self.lead = lead
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.store.open)
+        if self.lead:
+            await self.monitor.start()
+            await self.notifier.start()
+
+    async def close(self) -> None:
+        if self.lead:
+            await self.monitor.close()
+            await self.notifier.close()
+        await asyncio.to_thread(self.store.close)
+
+
 class App:
     """The ASGI application: a path table and a lifespan, nothing per request beyond a dict lookup."""
 
     def __init__(self, config: Config, router: Router, apis: tuple[OpenAIApi, AnthropicApi], metrics: GatewayMetrics,
-                 bus: EventBus, transports: Mapping[str, ProviderTransport]) -> None:
+                 bus: EventBus, transports: Mapping[str, ProviderTransport], outages: Outages) -> None:
         self.config = config
         self.router = router
         self.metrics = metrics
         self.bus = bus
+        self.outages = outages
         self._transports = transports
         self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
+        if outages.lead:
+            self._event_handlers.append(outages.monitor.on_event)
         self._pump: asyncio.Task[None] | None = None
         openai_api, anthropic_api = apis
         self._anthropic_models = anthropic_api.models
@@ -59,12 +97,15 @@ class App:
             "/v1/messages": ("POST", anthropic_api.messages),
             "/healthz": ("GET", self._healthz),
             "/metrics": ("GET", self._metrics),
+            **outages.status.endpoints,
         }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             entry = self._endpoints.get(scope["path"])
-            if entry is None:
+            if entry is None and self.outages.admin.handles(scope["path"]):
+                await self.outages.admin(scope, receive, send)
+            elif entry is None:
                 await send_bytes(send, 404, _error(f"No endpoint at {scope['path']}.", "not_found"))
             elif scope["method"] != entry[0]:
                 await send_bytes(send, 405, _error(f"{scope['path']} accepts {entry[0]} only.",
@@ -84,6 +125,7 @@ class App:
     async def startup(self) -> None:
         for transport in self._transports.values():
             await transport.start()
+        await self.outages.start()
         self._pump = asyncio.create_task(self._pump_events(), name="releve-events")
         if self.config.auth is AuthMode.NONE:
             logger.warning("AUTHENTICATION IS OFF (auth: none): anyone who can reach %s can use every route",
@@ -94,6 +136,7 @@ class App:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        await self.outages.close()
         self.router.close()
         for transport in self._transports.values():
             await transport.close()
@@ -134,7 +177,9 @@ class App:
 
 
 def build_app(config: Config, *, clock: Clock = MONOTONIC,
-              transports: Mapping[str, ProviderTransport] | None = None) -> App:
+              transports: Mapping[str, ProviderTransport] | None = None,
+              wall: Callable[[], datetime] = _utc_now, lead: bool = True) -> App:
+    """`lead`: this process runs the monitor and the notifier (one per machine; other workers only serve)."""
     bus = EventBus(maxsize=config.events.queue_size)
     transports = transports if transports is not None else http_transports(config.providers)
 
@@ -153,7 +198,15 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     size = config.server.max_body_size
     apis = (OpenAIApi(router, auth, recorder, max_body_size=size),
             AnthropicApi(router, auth, recorder, max_body_size=size))
-    return App(config, router, apis, metrics, bus, transports)
+    store = Store(config.storage.url)
+    channels = Channels.from_config(config)
+    notifier = Notifier(store, channels, clock=wall)
+    monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
+                      channels=channels.ids, notify=notifier.wake)
+    admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall)
+    status = StatusPage(store, config.status_page, now=wall)
+    outages = Outages(store, monitor, notifier, status, admin, lead=lead)
+    return App(config, router, apis, metrics, bus, transports, outages)
 
 
 def _error(message: str, code: str) -> bytes:

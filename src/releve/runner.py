@@ -28,20 +28,22 @@ _RESTART_PAUSE = 1.0
 
 
 def run(config: Config) -> None:
+    _migrate(config)
     if config.server.workers > 1:
         _supervise(config)
     else:
         _serve_one(config, reuse_port=False)
 
 
-def _serve_one(config: Config, *, reuse_port: bool) -> None:
+def _serve_one(config: Config, *, reuse_port: bool, lead: bool = True) -> None:
     from releve.app import build_app
     from releve.gateway import start_log_thread
     from releve.server import bind_socket, serve
 
     listener = start_log_thread()
     try:
-        app = build_app(config)
+        # One process per machine watches providers and sends notifications; the other workers serve.
+        app = build_app(config, lead=lead)
         sock = bind_socket(config.server.host, config.server.port, reuse_port=reuse_port)
         logger.info("Relève gateway on http://%s, pid %d (routes: %s)", config.server.listen, os.getpid(),
                     ", ".join(config.routes))
@@ -55,15 +57,24 @@ def _serve_one(config: Config, *, reuse_port: bool) -> None:
         listener.stop()
 
 
+def _migrate(config: Config) -> None:
+    """Bring the store's schema up to date once, before any worker opens it (workers would race)."""
+    from releve.store import Store
+
+    store = Store(config.storage.url)
+    store.open()
+    store.close()
+
+
 def _drained(signum: int, frame: FrameType | None) -> None:
     return None
 
 
-def _worker(config: Config) -> None:
+def _worker(config: Config, lead: bool) -> None:
     # Out of the terminal's process group: a Ctrl-C reaches the supervisor only, which passes it on
     # once. (Twice would make uvicorn skip the drain and exit at once.)
     os.setpgrp()
-    _serve_one(config, reuse_port=True)
+    _serve_one(config, reuse_port=True, lead=lead)
 
 
 def _supervise(config: Config) -> None:
@@ -76,8 +87,9 @@ def _supervise(config: Config) -> None:
     context = multiprocessing.get_context("spawn")
     stopping = False
 
-    def start_worker() -> BaseProcess:
-        process = context.Process(target=_worker, args=(config,), name="releve-worker", daemon=False)
+    def start_worker(index: int) -> BaseProcess:
+        process = context.Process(target=_worker, args=(config, index == 0), name=f"releve-worker-{index}",
+                                  daemon=False)
         process.start()
         return process
 
@@ -88,7 +100,7 @@ def _supervise(config: Config) -> None:
             if process.pid is not None and process.is_alive():
                 os.kill(process.pid, signum)
 
-    workers = [start_worker() for _ in range(config.server.workers)]
+    workers = [start_worker(index) for index in range(config.server.workers)]
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     logger.info("supervising %d workers on %s", len(workers), config.server.listen)
     try:
@@ -97,7 +109,7 @@ def _supervise(config: Config) -> None:
                 if not process.is_alive() and not stopping:
                     logger.error("worker pid %s exited with %s; starting another", process.pid, process.exitcode)
                     time.sleep(_RESTART_PAUSE)
-                    workers[index] = start_worker()
+                    workers[index] = start_worker(index)
             time.sleep(0.2)
         deadline = time.monotonic() + config.server.shutdown_grace + 5
         for process in workers:

@@ -41,6 +41,7 @@ def start_up(tmp_path: Path, sim: SimulatorThread, workers: int = 1) -> tuple[su
     config = {
         "server": {"listen": f"127.0.0.1:{port}", "workers": workers, "shutdown_grace": "10s"},
         "auth": "none",
+        "storage": {"url": f"sqlite:///{tmp_path}/releve.db"},
         "providers": {"sim": {"kind": "openai-compatible", "base_url": sim.base_url}},
         "routes": {"chat": {"targets": [{"provider": "sim", "model": "m"}]}},
     }

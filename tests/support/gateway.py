@@ -12,6 +12,9 @@ def gateway_config(primary_url: str, fallback_url: str, **route: Any) -> dict[st
     return {
         "server": {"listen": "127.0.0.1:0", "max_body_size": "64kB", "access_log": False},
         "clients": {"tests": {"key": CLIENT_KEY}},
+        # Gateway tests count upstream requests exactly: no probes; state in memory, gone with the test.
+        "storage": {"url": "sqlite://"},
+        "monitor": {"probes": {"request": "none"}},
         "breaker": {"consecutive_failures": 3, "open_for": "60s"},
         "providers": {
             "primary": {"kind": "openai-compatible", "base_url": primary_url},

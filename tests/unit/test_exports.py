@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 
-PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim", "releve.store",
-            "releve.notify", "releve.monitor", "releve.status"]
+PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim",
+            "releve.store", "releve.notify", "releve.monitor", "releve.status"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

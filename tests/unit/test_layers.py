@@ -26,11 +26,13 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"errors", "config", "store"},
     "monitor": {"errors", "clock", "config", "gateway", "store"},
     "status": {"errors", "config", "asgi", "store"},
-    "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status"},
+    "admin": {"errors", "config", "asgi", "gateway", "store"},
+    "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin"},
     "server": {"app", "config"},
-    "runner": {"app", "server", "config", "gateway"},
-    "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway"},
-    "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor"},
+    "runner": {"app", "server", "config", "gateway", "store"},
+    "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store"},
+    "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
+            "admin"},
 }
 
 

@@ -48,7 +48,29 @@ def findings(config: Config) -> list[Finding]:
         if provider.kind is ProviderKind.OPENAI and not provider.api_key:
             found.append(Finding(Severity.WARNING, f"providers.{name}.api_key", "no API key for an OpenAI "
                                  "provider: every request will be refused with 401"))
+    found += _outage_findings(config)
     if config.auth is AuthMode.NONE:
         found.append(Finding(Severity.WARNING, "auth", "authentication is off: anyone who can reach "
                              f"{config.server.listen} can use every route"))
+    return found
+
+
+def _outage_findings(config: Config) -> list[Finding]:
+    """Where detection or communication is weak: nobody told, nothing shown, nobody able to post."""
+    found: list[Finding] = []
+    if not config.processes:
+        found.append(Finding(Severity.INFO, "processes", "no business processes: the status page shows routes, "
+                             "and incidents name routes rather than what your customers use"))
+    if not config.notify and not config.webhooks:
+        found.append(Finding(Severity.WARNING, "notify", "no notify URLs or webhooks: incidents open on the status "
+                             "page, but nobody is told"))
+    if not config.monitor.enabled:
+        found.append(Finding(Severity.WARNING, "monitor.enabled", "the monitor is off: no probes, no automatic "
+                             "incidents"))
+    if not config.admins and config.auth is AuthMode.KEYS:
+        found.append(Finding(Severity.INFO, "admins", "no admin keys: the admin API is off (releve incident still "
+                             "works on the machine)"))
+    if config.storage.url in ("sqlite://", "sqlite:///:memory:"):
+        found.append(Finding(Severity.WARNING, "storage.url", "an in-memory store: incidents and uptime are lost "
+                             "when Relève stops"))
     return found

@@ -61,6 +61,8 @@ def gateway(sims: dict[str, SimulatorThread]) -> Iterator[GatewayThread]:
     config = config_from_mapping({
         "server": {"listen": "127.0.0.1:0", "access_log": False},
         "clients": {"tests": {"key": KEY}},
+        "storage": {"url": "sqlite://"},
+        "monitor": {"probes": {"request": "none"}},
         "breaker": {"consecutive_failures": 1000, "min_requests": 1000},
         "providers": providers, "routes": routes,
     })
