@@ -24,6 +24,7 @@ from releve.app import build_app
 from releve.config import config_from_mapping
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
+from releve.store import Incident, IncidentStatus, Store
 
 from ._scenario import demo_config, steps
 from ._traffic import Tally, run_traffic
@@ -47,13 +48,17 @@ def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
     for sim in sims:
         sim.start()
     try:
-        config = config_from_mapping(demo_config(*(sim.url for sim in sims)))
-        with GatewayThread(build_app(config)) as gateway:
+        primary, secondary, tertiary = (sim.url for sim in sims)
+        config = config_from_mapping(demo_config(primary, secondary, tertiary, duration=duration))
+        app = build_app(config)
+        with GatewayThread(app) as gateway:
             console.print(f"[bold]Relève demo[/]: gateway on {gateway.url}/v1 (metrics: {gateway.url}/metrics)")
+            console.print(f"  status page  {gateway.url}/status   (JSON: {gateway.url}/api/v2/summary.json)")
             for sim in sims:
                 console.print(f"  simulator {sim.name:<12} {sim.url}")
             console.print(f"  gateway log: {log_path}")
-            tally, elapsed = asyncio.run(_drive(gateway.url, sims[0], duration, rate, console))
+            incidents = IncidentWatch(app.outages.store)
+            tally, elapsed = asyncio.run(_drive(gateway.url, sims[0], duration, rate, console, incidents))
     finally:
         for sim in sims:
             sim.stop()
@@ -65,8 +70,39 @@ def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
     return 0
 
 
+class IncidentWatch:
+    """What the status page would say, read from the gateway's store: one journal line per new update."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._seen: set[str] = set()
+        self.opened: list[Incident] = []
+
+    async def news(self) -> list[str]:
+        found = await asyncio.to_thread(self._store.incidents, limit=5, maintenance=False)
+        lines = []
+        for incident in reversed(found):
+            for update in reversed(incident.updates):
+                if update.id in self._seen:
+                    continue
+                self._seen.add(update.id)
+                if update.status is IncidentStatus.INVESTIGATING:
+                    self.opened.append(incident)
+                    detected = incident.detection_seconds
+                    lines.append(f"incident {incident.id} opened: {incident.name.en}"
+                                 + (f" (detected {detected:.1f} s after the first failure)" if detected else ""))
+                    lines.append(f"    {update.body.en}")
+                elif update.status is IncidentStatus.RESOLVED:
+                    recovery = incident.recovery_seconds
+                    lines.append(f"incident {incident.id} resolved"
+                                 + (f" (recovered {recovery:.1f} s after the failure began)" if recovery else ""))
+                else:
+                    lines.append(f"incident {incident.id} {update.status.value}: {update.body.en}")
+        return lines
+
+
 async def _drive(url: str, primary: SimulatorThread, duration: float, rate: float,
-                 console: Console) -> tuple[Tally, float]:
+                 console: Console, incidents: IncidentWatch) -> tuple[Tally, float]:
     tally = Tally()
     journal: list[str] = []
     script = steps(duration)
@@ -90,6 +126,10 @@ async def _drive(url: str, primary: SimulatorThread, duration: float, rate: floa
                     if not live:
                         console.print(f"[cyan]{elapsed:5.1f}s  {step.title}[/]")
                     next_step += 1
+                for line in await incidents.news():
+                    journal.append(f"{elapsed:5.1f}s  {line}")
+                    if not live:
+                        console.print(f"[magenta]{elapsed:5.1f}s  {line}[/]")
                 changed = await _poll_breakers(session, url, breakers)
                 for label, state in changed:
                     journal.append(f"{elapsed:5.1f}s  breaker {label}: {state}")

@@ -23,12 +23,22 @@ def steps(duration: float) -> tuple[Step, ...]:
     )
 
 
-def demo_config(primary: str, secondary: str, tertiary: str) -> dict[str, Any]:
-    """Simulators' root URLs in; the fallback speaks Anthropic's API, so failover crosses families."""
+def demo_config(primary: str, secondary: str, tertiary: str, duration: float = 36.0) -> dict[str, Any]:
+    """Simulators' root URLs in; the fallback speaks Anthropic's API, so failover crosses families.
+
+    The monitor's timings are shortened so that detection, recovery and resolution all fit in the run.
+    """
     return {
         "server": {"listen": "127.0.0.1:0", "access_log": False},
         "auth": "none",
-        "breaker": {"consecutive_failures": 3, "open_for": "4s"},
+        "storage": {"url": "sqlite://"},
+        "breaker": {"consecutive_failures": 3, "open_for": "2s"},
+        "monitor": {"evaluate_every": "250ms", "window": "10s", "down_after": 3, "up_after": 4,
+                    "resolve_after": f"{duration * 0.1:.1f}s",
+                    "probes": {"every": "5s", "request": "models", "timeout": "2s"}},
+        "processes": {"customer-support": {
+            "name": {"fr": "Support client", "en": "Customer support"},
+            "routes": ["support-assistant"], "users": 40, "hourly_cost": 35, "rto": "15m"}},
         "providers": {
             "openai": {"kind": "openai-compatible", "base_url": f"{primary}/v1", "region": "us"},
             "claude": {"kind": "anthropic", "base_url": secondary, "api_key": "demo", "region": "eu"},

@@ -31,7 +31,7 @@ def live_view(elapsed: float, duration: float, step_title: str, tally: Tally, br
         f"p99 {tally.percentile(0.99) * 1000:.0f} ms",
     )
     phase = Text.assemble(("now: ", "bold"), (step_title, "cyan"), f"   ({elapsed:4.1f}s / {duration:.0f}s)")
-    log = Text("\n".join(journal[-6:]), style="dim")
+    log = Text("\n".join(journal[-10:]), style="dim")
     return Panel(Group(phase, figures, targets, log), title=f"Relève demo: gateway {gateway_url}",
                  subtitle="route support-assistant: openai → claude (Anthropic API) → local")
 
