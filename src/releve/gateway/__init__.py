@@ -28,7 +28,6 @@ from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
 
 __all__ = [
-    "LATENCY_BUCKETS",
     "AccessLog",
     "AnthropicApi",
     "AttemptFailed",
@@ -44,6 +43,7 @@ __all__ = [
     "HedgeCancelled",
     "HedgeStarted",
     "IllegalTransition",
+    "LATENCY_BUCKETS",
     "OpenAIApi",
     "RequestFailed",
     "RequestRecorder",

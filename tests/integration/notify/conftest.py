@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from releve.store import Store
 from integration.notify._support import MaxJitter, Receiver, WallClock
+from releve.store import Store
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 import pytest
 
+from integration.notify._support import Receiver, WallClock, closed_port, open_incident
 from releve.notify import Channels, Notifier, channel_id
 from releve.store import Impact, IncidentStatus, Store, Text
-from integration.notify._support import Receiver, WallClock, closed_port, open_incident
 
 
 async def drain(store: Store, channels: Channels, wall: WallClock, rng: random.Random) -> int:

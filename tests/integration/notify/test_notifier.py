@@ -13,10 +13,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from integration.notify._support import COMPONENT, WallClock, open_incident
 from releve.errors import StoreError
 from releve.notify import Channels, Delivery, DeliveryError, Notifier
 from releve.store import ComponentStatus, Incident, IncidentStatus, OutboxItem, Store, Text
-from integration.notify._support import COMPONENT, WallClock, open_incident
 
 
 class Recording:

@@ -9,11 +9,11 @@ from datetime import timedelta
 
 import pytest
 
+from integration.notify._support import COMPONENT, SECRET, Receiver, WallClock, closed_port, open_incident
 from releve.config import WebhookConfig
 from releve.notify import Channels, Notifier, channel_id, verify_signature
 from releve.notify._webhook import WebhookSender
 from releve.store import ComponentStatus, IncidentStatus, Store, Text
-from integration.notify._support import COMPONENT, SECRET, Receiver, WallClock, closed_port, open_incident
 
 
 def webhooks(*urls: str, public_url: str = "https://status.example.com") -> Channels:
