@@ -14,7 +14,9 @@ from ._model import (
     IncidentUpdate,
     NotificationEvent,
     OutboxItem,
+    StatusChange,
     Text,
+    TrafficMinute,
     UptimeDay,
     worst,
 )
@@ -30,8 +32,10 @@ __all__ = [
     "IncidentUpdate",
     "NotificationEvent",
     "OutboxItem",
+    "StatusChange",
     "Store",
     "Text",
+    "TrafficMinute",
     "UptimeDay",
     "worst",
 ]

@@ -22,7 +22,9 @@ __all__ = [
     "IncidentUpdate",
     "NotificationEvent",
     "OutboxItem",
+    "StatusChange",
     "Text",
+    "TrafficMinute",
     "UptimeDay",
     "worst",
 ]
@@ -203,3 +205,26 @@ class OutboxItem:
     created_at: datetime
     next_attempt_at: datetime
     last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficMinute:
+    """Client requests of one route during one UTC minute, by outcome: what cost reports are computed from."""
+
+    route: str
+    minute: datetime    # the minute's start, aware UTC, seconds zero
+    served: int = 0     # answered by the route's first choice
+    fallback: int = 0   # answered by another target after a failover (losses avoided)
+    degraded: int = 0   # answered in a degraded mode (cache, static answer)
+    failed: int = 0     # no target could answer
+
+    @property
+    def total(self) -> int:
+        return self.served + self.fallback + self.degraded + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    component_id: str
+    at: datetime
+    status: ComponentStatus

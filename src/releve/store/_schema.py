@@ -31,7 +31,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["JsonText", "UTCDateTime", "components", "incident_updates", "incidents", "metadata", "outbox",
-           "uptime_days"]
+           "status_changes", "traffic_minutes", "uptime_days"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -153,4 +153,29 @@ outbox = Table(
     UniqueConstraint("dedup_key", name="uq_outbox_dedup_key"),
     Index("ix_outbox_due", "state", "next_attempt_at"),
     Index("ix_outbox_incident_id", "incident_id"),
+)
+
+# Revision 0002: the history cost reports are computed from.
+
+traffic_minutes = Table(
+    "traffic_minutes", metadata,
+    Column("route", String(255), nullable=False),
+    # The minute's start (seconds zero), UTC.
+    Column("minute", UTCDateTime, nullable=False),
+    Column("served", Integer, nullable=False, server_default="0"),
+    Column("fallback", Integer, nullable=False, server_default="0"),
+    Column("degraded", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("route", "minute", name="pk_traffic_minutes"),
+)
+
+status_changes = Table(
+    "status_changes", metadata,
+    Column("id", Integer, nullable=False, autoincrement=True),
+    # No foreign key, like uptime: history outlives the component's definition.
+    Column("component_id", String(255), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("status", String(32), nullable=False),
+    PrimaryKeyConstraint("id", name="pk_status_changes"),
+    Index("ix_status_changes_component_at", "component_id", "at"),
 )

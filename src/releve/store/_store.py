@@ -1,5 +1,8 @@
 """Relève's durable state behind one class; SQLite by default, PostgreSQL by URL.
 
+`Store` is one class for its callers; the history kept for cost reports (traffic per route and
+minute, component status changes) is written in _history.py and inherited from there.
+
 Every method is synchronous (SQLAlchemy Core, no ORM) and short; async callers run them in a
 thread (`asyncio.to_thread`). Every write that must happen together (an incident, its first
 update and its notifications) is one transaction.
@@ -23,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreError
 from ._engine import display_url, make_engine, migrate
+from ._history import History, record_change
 from ._model import (
     Component,
     ComponentStatus,
@@ -44,7 +48,7 @@ __all__ = ["Store"]
 _DEFINITION = ("kind", "name_fr", "name_en", "description_fr", "description_en", "position", "public")
 
 
-class Store:
+class Store(History):
     def __init__(self, url: str) -> None:
         """`url`: "sqlite:///relative.db", "sqlite:////abs/path.db", "sqlite://" (memory), "postgresql://…".
 
@@ -96,8 +100,9 @@ class Store:
     def sync_components(self, components: Sequence[Component]) -> None:
         """Make the stored component definitions (name, description, kind, position, public) match the config.
 
-        Existing components keep their stored status; new ones get the status given; components no
-        longer listed are removed from `components()` (their history stays).
+        Existing components keep their stored status; new ones get the status given, which starts their
+        status history (at their `updated_at`); components no longer listed are removed from `components()`
+        (their history stays).
         """
         rows = [{"id": c.id, "kind": c.kind.value, "name_fr": c.name.fr, "name_en": c.name.en,
                  "description_fr": c.description.fr if c.description else None,
@@ -106,20 +111,31 @@ class Store:
                  "updated_at": c.updated_at, "active": True} for c in components]
         with self._begin() as connection:
             if rows:
+                # New ones first: the insert itself tells which are new, even with another process syncing.
                 insert = insert_for(connection, _components)
+                added = set(connection.execute(
+                    insert.on_conflict_do_nothing(index_elements=["id"]).returning(_components.c.id), rows).scalars())
+                record_change(connection, [(c.id, c.status, c.updated_at) for c in components if c.id in added])
                 kept = {name: insert.excluded[name] for name in (*_DEFINITION, "active")}
-                connection.execute(insert.on_conflict_do_update(index_elements=["id"], set_=kept), rows)
+                existing = [row for row in rows if row["id"] not in added]
+                if existing:
+                    connection.execute(insert.on_conflict_do_update(index_elements=["id"], set_=kept), existing)
             listed = [row["id"] for row in rows]
             connection.execute(update(_components).where(_components.c.id.not_in(listed), _components.c.active)
                                .values(active=False))
 
     def set_component_status(self, component_id: str, status: ComponentStatus, at: datetime) -> None:
-        """`updated_at` moves only when the status changes: it says since when the component is in it."""
+        """`updated_at` moves only when the status changes: it says since when the component is in it.
+
+        A change (only) is also added to the status history.
+        """
         with self._begin() as connection:
             changed = connection.execute(
                 update(_components).where(_components.c.id == component_id, _components.c.status != status.value)
                 .values(status=status.value, updated_at=at))
-            if changed.rowcount == 0 and connection.execute(
+            if changed.rowcount == 1:
+                record_change(connection, [(component_id, status, at)])
+            elif connection.execute(
                     select(_components.c.id).where(_components.c.id == component_id)).first() is None:
                 raise StoreError(f"no component {component_id!r}")
 

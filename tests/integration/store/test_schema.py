@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
 
+import releve.store
 from releve.errors import StoreError
-from releve.store import Component, ComponentKind, ComponentStatus, Impact, IncidentStatus, Store, Text
+from releve.store import (
+    Component,
+    ComponentKind,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+    StatusChange,
+    Store,
+    Text,
+    TrafficMinute,
+)
 from releve.store._engine import make_engine
-from releve.store._schema import metadata
+from releve.store._schema import components, incidents, metadata, uptime_days
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox"}
+HEAD = "0002"
+TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox",
+          "traffic_minutes", "status_changes"}
+MIGRATIONS = Path(releve.store.__file__).with_name("migrations")
 
 
 def _engine_url(url: str) -> str:
@@ -30,7 +46,7 @@ def test_open_creates_the_schema_at_head(store: Store, database_url: str) -> Non
     try:
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) >= TABLES
-            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD
     finally:
         engine.dispose()
 
@@ -42,6 +58,70 @@ def test_the_migration_builds_what_the_queries_expect(store: Store, database_url
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
+
+
+def _migrate_to(url: str, revision: str) -> None:
+    """What Store.open() does, stopping at `revision`: a database as an older Relève left it."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS).replace("%", "%%"))
+    config.set_main_option("path_separator", "os")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            connection.commit()
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_0001_upgrades_to_head_keeping_its_data(database_url: str) -> None:
+    _migrate_to(database_url, "0001")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == "0001"
+            assert "status_changes" not in inspect(connection).get_table_names()
+            connection.execute(components.insert(), [
+                {"id": f"route:{name}", "kind": "route", "name_fr": name, "name_en": name, "description_fr": None,
+                 "description_en": None, "status": status, "position": position, "public": True,
+                 "updated_at": T0 + timedelta(minutes=position), "active": True}
+                for position, (name, status) in enumerate([("a", "major_outage"), ("b", "operational")])])
+            connection.execute(uptime_days.insert().values(component_id="route:a", day=date(2024, 5, 1),
+                                                           status="major_outage", seconds=60.0))
+            connection.execute(incidents.insert().values(
+                id="abcdefghijkl", name_fr="Panne", name_en="Outage", status="investigating", impact="major",
+                automatic=True, components=["route:a"], created_at=T0, updated_at=T0))
+    finally:
+        engine.dispose()
+
+    store = Store(database_url)
+    store.open()
+    try:
+        assert [(c.id, c.status, c.updated_at) for c in store.components()] == [
+            ("route:a", ComponentStatus.MAJOR_OUTAGE, T0),
+            ("route:b", ComponentStatus.OPERATIONAL, T0 + timedelta(minutes=1))]
+        assert store.uptime(["route:a"], since=date(2024, 5, 1))["route:a"][0].seconds == {
+            ComponentStatus.MAJOR_OUTAGE: 60.0}
+        incident = store.incident("abcdefghijkl")
+        assert incident is not None and incident.components == ("route:a",)
+        # Components that existed start their history with the status they were in, since when they were in it.
+        assert store.status_history(["route:a", "route:b"], T0 + timedelta(hours=1), T0 + timedelta(hours=2)) == {
+            "route:a": [StatusChange("route:a", T0, ComponentStatus.MAJOR_OUTAGE)],
+            "route:b": [StatusChange("route:b", T0 + timedelta(minutes=1), ComponentStatus.OPERATIONAL)]}
+        store.set_component_status("route:a", ComponentStatus.OPERATIONAL, T0 + timedelta(minutes=5))
+        assert [c.status for c in store.status_history(["route:a"], T0, T0 + timedelta(hours=1))["route:a"]] == [
+            ComponentStatus.MAJOR_OUTAGE, ComponentStatus.OPERATIONAL]
+        store.add_traffic([TrafficMinute("chat", T0, served=1)])
+        assert store.traffic(["chat"], T0, T0 + timedelta(minutes=1)) == [TrafficMinute("chat", T0, served=1)]
+    finally:
+        store.close()
+    engine = create_engine(_engine_url(database_url))
+    try:
+        with engine.connect() as connection:
+            assert MigrationContext.configure(connection).get_current_revision() == HEAD
     finally:
         engine.dispose()
 
