@@ -12,20 +12,29 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-demo: $(STAMP)
-	$(BIN)/releve demo
-
-# The status page's browser tests drive Debian's chromium through Playwright, which never downloads one.
+# Debian packages: chromium for the status page's browser tests (Playwright drives it, never downloads one),
+# Pango for WeasyPrint's PDFs, poppler's pdftoppm to look at them in tests.
 CHROMIUM := /usr/bin/chromium
+PDFTOPPM := /usr/bin/pdftoppm
+PANGO := /usr/share/doc/libpango-1.0-0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends
 
 browser: $(CHROMIUM)
 
 $(CHROMIUM):
 	$(SUDO) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium
+	$(APT_INSTALL) chromium
 
-test: $(STAMP) $(CHROMIUM)
+$(PDFTOPPM) $(PANGO):
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) poppler-utils libpango-1.0-0 libpangoft2-1.0-0
+
+demo: $(STAMP) $(PANGO)
+	$(BIN)/releve demo
+
+
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(PANGO)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m coverage erase
