@@ -20,9 +20,10 @@ from releve.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_byte
 from releve.config import Config
 from releve.errors import InvalidRequest, StoreError, Unauthorized
 from releve.gateway import ClientAuth
+from releve.impact import IncidentCost, incident_costs
 from releve.store import Impact, Incident, IncidentStatus, Store, Text
 
-__all__ = ["AdminApi", "component_ids", "incident_json", "parse_components", "parse_time", "parse_text"]
+__all__ = ["AdminApi", "component_ids", "cost_json", "incident_json", "parse_components", "parse_time", "parse_text"]
 
 logger = logging.getLogger("releve.admin")
 _PREFIX = "/admin/incidents"
@@ -94,6 +95,23 @@ def incident_json(incident: Incident) -> dict[str, Any]:
     }
 
 
+def cost_json(cost: IncidentCost, currency: str) -> dict[str, Any]:
+    """The cost so far, per process, with the counts it comes from."""
+    return {
+        "currency": currency, "loss": round(cost.loss, 2), "avoided": round(cost.avoided, 2),
+        "processes": {
+            item.process: {
+                "productivity_loss": round(item.productivity_loss, 2), "revenue_loss": round(item.revenue_loss, 2),
+                "avoided_productivity": round(item.avoided_productivity, 2),
+                "avoided_revenue": round(item.avoided_revenue, 2), "lost_hours": round(item.lost_hours, 6),
+                "saved_hours": round(item.saved_hours, 6), "availability": round(item.availability, 6),
+                "requests": {"served": item.counts.served, "fallback": item.counts.fallback,
+                             "degraded": item.counts.degraded, "failed": item.counts.failed},
+                "from": _iso(item.start), "to": _iso(item.end),
+            } for item in cost.processes},
+    }
+
+
 def _object(body: bytes) -> dict[str, Any]:
     try:
         data = orjson.loads(body or b"{}")
@@ -134,6 +152,7 @@ class AdminApi:
         self._channels = tuple(channels)
         self._wake = wake
         self._now = now
+        self._config = config
         self._known = component_ids(config)
         self._auth = ClientAuth(config.admins, required=True) if config.admins else None
         self._open = not config.admins and config.auth.value == "none"
@@ -163,9 +182,7 @@ class AdminApi:
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
         path, method = scope["path"].rstrip("/"), scope["method"]
         if path in (_PREFIX, "/admin/maintenances") and method == "GET":
-            maintenance = path != _PREFIX
-            found = await asyncio.to_thread(self._store.incidents, limit=100, maintenance=maintenance)
-            return 200, {"incidents": [incident_json(i) for i in found]}
+            return 200, {"incidents": await asyncio.to_thread(self._listing, maintenance=path != _PREFIX)}
         if method != "POST":
             raise InvalidRequest(f"{path} accepts POST (and GET on the collections)", status=405,
                                  code="method_not_allowed")
@@ -181,6 +198,18 @@ class AdminApi:
             incident = await asyncio.to_thread(self._update, rest[0], data, resolve=rest[1] == "resolve")
             return 200, incident_json(incident)
         raise InvalidRequest(f"No admin endpoint at {path}.", status=404, code="not_found")
+
+    def _listing(self, *, maintenance: bool) -> list[dict[str, Any]]:
+        """Incidents newest first; open ones carry their cost so far."""
+        now = self._now()
+        listed = []
+        for incident in self._store.incidents(limit=100, maintenance=maintenance):
+            item = incident_json(incident)
+            if not maintenance and not incident.status.closed:
+                item["cost"] = cost_json(incident_costs(self._store, self._config, incident, now),
+                                         self._config.currency)
+            listed.append(item)
+        return listed
 
     def _open_incident(self, data: dict[str, Any]) -> Incident:
         _only(data, ("name", "message", "components", "status", "impact"))

@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim",
-            "releve.store", "releve.notify", "releve.monitor", "releve.status"]
+            "releve.store", "releve.notify", "releve.monitor", "releve.status", "releve.impact"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

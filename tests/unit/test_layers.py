@@ -26,13 +26,14 @@ ALLOWED: dict[str, set[str]] = {
     "notify": {"errors", "config", "store"},
     "monitor": {"errors", "clock", "config", "gateway", "store"},
     "status": {"errors", "config", "asgi", "store"},
-    "admin": {"errors", "config", "asgi", "gateway", "store"},
-    "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin"},
+    "admin": {"errors", "config", "asgi", "gateway", "store", "impact"},
+    "impact": {"errors", "config", "store"},
+    "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin", "impact"},
     "server": {"app", "config"},
     "runner": {"app", "server", "config", "gateway", "store"},
-    "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store"},
+    "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store", "impact"},
     "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
-            "admin"},
+            "admin", "impact"},
 }
 
 

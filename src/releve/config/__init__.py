@@ -19,6 +19,7 @@ from ._models import (
 from ._monitoring import (
     BilingualText,
     Criticality,
+    ImpactConfig,
     MonitorConfig,
     ProbeConfig,
     ProbeRequest,
@@ -39,6 +40,7 @@ __all__ = [
     "Criticality",
     "EventsConfig",
     "Finding",
+    "ImpactConfig",
     "MonitorConfig",
     "ProbeConfig",
     "ProbeRequest",

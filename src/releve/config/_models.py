@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ._monitoring import (
+    ImpactConfig,
     MonitorConfig,
     ProbeConfig,
     ProcessConfig,
@@ -100,7 +101,9 @@ class ProviderConfig(_Model):
     api_key: str | None = None
     api_version: str | None = None  # azure-openai: the api-version query parameter
     anthropic_version: str = "2023-06-01"
-    region: str | None = None  # descriptive for now: shown in the plan, not yet enforced
+    region: str | None = None  # where the provider processes data: shown in the plan, checked for single regions
+    # May requests with personal data go there? true, false, or "pseudonymized" (only after pseudonymisation).
+    personal_data: bool | Literal["pseudonymized"] = False
     # Open connections to this provider (0: no cap). Past the cap aiohttp queues requests out of
     # sight, so keep it above the concurrency you expect; streams hold a connection each.
     max_connections: Annotated[int, Field(ge=0)] = 1024
@@ -187,6 +190,7 @@ class Config(_Model):
     monitor: MonitorConfig = MonitorConfig()
     processes: dict[str, ProcessConfig] = Field(default_factory=dict)
     currency: str = "EUR"
+    impact: ImpactConfig = ImpactConfig()
     status_page: StatusPageConfig = StatusPageConfig()
     notify: list[str] = Field(default_factory=list)  # Apprise URLs
     webhooks: list[WebhookConfig] = Field(default_factory=list)

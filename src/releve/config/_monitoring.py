@@ -17,6 +17,7 @@ from ._units import Duration
 __all__ = [
     "BilingualText",
     "Criticality",
+    "ImpactConfig",
     "MonitorConfig",
     "ProbeConfig",
     "ProbeRequest",
@@ -110,10 +111,19 @@ class ProcessConfig(_Model):
     users: Annotated[int, Field(ge=0)] = 0
     hourly_cost: Annotated[float, Field(ge=0)] = 0.0      # per user and hour, in `currency`
     revenue_per_hour: Annotated[float, Field(ge=0)] = 0.0
-    rto: Duration | None = None
-    rpo: Duration | None = None
+    rto: Duration | None = None         # recovery time objective: how long it may be down
+    rpo: Duration | None = None         # recovery point objective: how much recent data it may lose
+    mtd: Duration | None = None         # maximum tolerable downtime, past which the damage is lasting
     criticality: Criticality = Criticality.MEDIUM
-    personal_data: bool = False
+    personal_data: bool = False         # its requests carry personal data (GDPR)
+    owner: str | None = None            # who answers for it
+    contacts: list[str] = Field(default_factory=list)   # whom to call during an outage
+
+    @model_validator(mode="after")
+    def _targets_in_order(self) -> ProcessConfig:
+        if self.rto is not None and self.mtd is not None and self.rto > self.mtd:
+            raise ValueError(f"rto ({self.rto:g}s) is longer than mtd ({self.mtd:g}s): the target must come first")
+        return self
 
     _text = field_validator("name", "description", mode="before")(_bilingual)
 
@@ -133,6 +143,12 @@ class StatusPageConfig(_Model):
         if unknown:
             raise ValueError(f"languages {unknown} are not available (fr, en)")
         return languages
+
+
+class ImpactConfig(_Model):
+    """The cost model's one judgement call: how much a degraded answer (cache, static) is worth losing."""
+
+    degraded_weight: Annotated[float, Field(ge=0, le=1)] = 0.5
 
 
 class WebhookConfig(_Model):

@@ -28,7 +28,16 @@ from releve.gateway import (
     RoutePlan,
 )
 from releve.gateway.providers import ProviderTransport
-from releve.store import Component, ComponentKind, ComponentStatus, IncidentStatus, Store, Text, worst
+from releve.store import (
+    Component,
+    ComponentKind,
+    ComponentStatus,
+    IncidentStatus,
+    Store,
+    Text,
+    TrafficMinute,
+    worst,
+)
 
 from ._assess import RouteView, TargetSignals, assess_route, assess_target, rate_status
 from ._feeds import FeedPoller
@@ -45,6 +54,8 @@ logger = logging.getLogger("releve.monitor")
 # Upstream answers that are the request's own fault, not the provider's: they say nothing about health.
 _CLIENT_MISTAKES = frozenset({"http_400", "http_404", "http_413", "http_422"})
 _SERVED = frozenset({"served", "fallback"})
+# Request outcomes kept per route and minute for cost reports (index in the counts list).
+_TRAFFIC = {"served": 0, "fallback": 1, "degraded": 2, "failed": 3}
 _MAINTENANCE_EVERY = 10.0
 
 
@@ -81,6 +92,7 @@ class Monitor:
         self._maintenance: set[str] = set()
         self._maintenance_read = -1e18
         self._uptime: dict[tuple[str, str, ComponentStatus], float] = {}
+        self._traffic: dict[tuple[str, datetime], list[int]] = {}
         self._last_tick: float | None = None
         self._last_flush = clock.now()
         provider_feeds = {name: p.status_feed for name, p in config.providers.items() if p.status_feed}
@@ -169,14 +181,18 @@ class Monitor:
     def _wall_at(self, mono: float, now_mono: float, now_wall: datetime) -> datetime:
         return now_wall - timedelta(seconds=max(0.0, now_mono - mono))
 
-    def _sample(self) -> None:
+    def _sample(self, now: datetime) -> None:
         counts = self._metrics.request_counts()
+        minute = now.replace(second=0, microsecond=0)
         for key, (count, buckets) in counts.items():
             before_count, before_buckets = self._last_counts.get(key, (0, ()))
             delta = count - before_count
             if delta <= 0:
                 continue
             route, target, outcome = key
+            slot = _TRAFFIC.get(outcome)
+            if slot is not None:
+                self._traffic.setdefault((route, minute), [0, 0, 0, 0])[slot] += delta
             if outcome in _SERVED:
                 if target in self._target_windows:
                     window = self._target_windows[target]
@@ -202,7 +218,7 @@ class Monitor:
         cfg = self._config
         now_mono = self._clock.now()
         now = self._wall()
-        self._sample()
+        self._sample(now)
         if now_mono - self._maintenance_read >= _MAINTENANCE_EVERY:
             await self._read_maintenance(now)
             self._maintenance_read = now_mono
@@ -304,6 +320,11 @@ class Monitor:
             await self._flush_uptime()
 
     async def _flush_uptime(self) -> None:
+        """Uptime seconds and traffic minutes go to the store together, every `flush_every` and at shutdown."""
+        if self._traffic:
+            minutes = [TrafficMinute(route, minute, *counts) for (route, minute), counts in self._traffic.items()]
+            self._traffic = {}
+            await asyncio.to_thread(self._store.add_traffic, minutes)
         if not self._uptime:
             return
         samples = [(component_id, date.fromisoformat(day), status, seconds)
