@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from ._models import AuthMode, Config, ProviderKind
+from ._models import AuthMode, Config, ProviderKind, RouteConfig, Strategy
+from ._units import format_duration
 
 __all__ = ["Finding", "Severity", "findings"]
 
@@ -48,6 +50,9 @@ def findings(config: Config) -> list[Finding]:
         if provider.kind is ProviderKind.OPENAI and not provider.api_key:
             found.append(Finding(Severity.WARNING, f"providers.{name}.api_key", "no API key for an OpenAI "
                                  "provider: every request will be refused with 401"))
+    found += _shared_failure_findings(config)
+    found += _recovery_findings(config)
+    found += _personal_data_findings(config)
     found += _outage_findings(config)
     if config.auth is AuthMode.NONE:
         found.append(Finding(Severity.WARNING, "auth", "authentication is off: anyone who can reach "
@@ -73,4 +78,95 @@ def _outage_findings(config: Config) -> list[Finding]:
     if config.storage.url in ("sqlite://", "sqlite:///:memory:"):
         found.append(Finding(Severity.WARNING, "storage.url", "an in-memory store: incidents and uptime are lost "
                              "when Relève stops"))
+    return found
+
+
+def _host(url: str) -> str:
+    """The server a URL reaches: its host, and its port when not the scheme's default.
+
+    Two local model servers on one machine (different ports) are different services; two names
+    for api.openai.com are one vendor.
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    default = 443 if parts.scheme == "https" else 80
+    return host if parts.port in (None, default) else f"{host}:{parts.port}"
+
+
+def _shared_failure_findings(config: Config) -> list[Finding]:
+    """Failures that two targets of a route would share: one region, or one vendor under two provider names."""
+    found: list[Finding] = []
+    for name, route in config.routes.items():
+        providers = list(dict.fromkeys(target.provider for target in route.targets))
+        if len(providers) < 2:
+            continue  # already a single point of failure, said above
+        regions = {config.providers[provider].region for provider in providers}
+        if None not in regions and len(regions) == 1:
+            found.append(Finding(Severity.WARNING, f"routes.{name}", f"every target is in region "
+                                 f"'{next(iter(regions))}': an outage of that region stops the route"))
+        hosts = {provider: _host(config.providers[provider].base_url) for provider in providers}
+        for index, first in enumerate(providers):
+            for second in providers[index + 1:]:
+                host = hosts[first]
+                if host and host == hosts[second]:
+                    found.append(Finding(Severity.WARNING, f"routes.{name}", f"providers '{first}' and '{second}' "
+                                         f"both point at host {host}: one vendor behind two names, an outage "
+                                         "there stops both"))
+    return found
+
+
+def _failover_wait(route: RouteConfig) -> float:
+    """The worst wait before a request reaches the route's last target: every earlier one hangs until
+    its attempt timeout (hedging only shortens it), capped by the route's whole timeout."""
+    return min(route.attempt_timeout * (len(route.targets) - 1), route.timeout)
+
+
+def _recovery_findings(config: Config) -> list[Finding]:
+    """RTOs the routes cannot meet: a failover that needs a provider the route lacks, or takes too long."""
+    found: list[Finding] = []
+    for name, process in config.processes.items():
+        if process.rto is None:
+            continue
+        where, rto = f"processes.{name}", format_duration(process.rto)
+        for route_name in dict.fromkeys(process.routes):
+            route = config.routes[route_name]
+            providers = list(dict.fromkeys(target.provider for target in route.targets))
+            if len(providers) == 1:
+                found.append(Finding(Severity.WARNING, where, f"rto {rto} cannot be guaranteed: route "
+                                     f"'{route_name}' has no target outside provider '{providers[0]}', so "
+                                     "recovery depends on that provider alone"))
+            wait = _failover_wait(route)
+            if wait > process.rto:
+                last = route.targets[-1]
+                found.append(Finding(Severity.WARNING, where, f"rto {rto} cannot be met by route '{route_name}': "
+                                     f"when its first targets hang, a request waits up to {format_duration(wait)} "
+                                     f"before reaching its last target ({last.provider}/{last.model})"))
+    return found
+
+
+def _personal_data_findings(config: Config) -> list[Finding]:
+    """Personal data sent, on some path of the failover chain, to a provider not cleared to receive it."""
+    found: list[Finding] = []
+    for name, process in config.processes.items():
+        if not process.personal_data:
+            continue
+        for route_name in dict.fromkeys(process.routes):
+            route = config.routes[route_name]
+            providers = list(dict.fromkeys(target.provider for target in route.targets))
+            for index, provider in enumerate(providers):
+                policy = config.providers[provider].personal_data
+                if policy is True:
+                    continue
+                # With weights any target may be drawn first: no outage is needed for it to receive requests.
+                before = "" if route.strategy is Strategy.WEIGHTED else ", ".join(f"'{p}'" for p in providers[:index])
+                when = f"during an outage of {before}, " if before else ""
+                where = f"processes.{name}"
+                if policy is False:
+                    found.append(Finding(Severity.WARNING, where, f"route '{route_name}': {when}requests with "
+                                         f"personal data would go to '{provider}', which may not receive them "
+                                         "(personal_data: false)"))
+                else:
+                    found.append(Finding(Severity.INFO, where, f"route '{route_name}': {when}requests with personal "
+                                         f"data would go to '{provider}' only after pseudonymisation, which a later "
+                                         "release enforces"))
     return found
