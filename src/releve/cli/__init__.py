@@ -110,11 +110,13 @@ def simulate(
 def demo(
     duration: Annotated[float, typer.Option(help="Seconds of traffic.")] = 36.0,
     rate: Annotated[float, typer.Option(help="Client requests per second.")] = 40.0,
+    reports: Annotated[Path | None, typer.Option(help="Where the incident reports go (default: a temporary "
+                                                      "directory, printed at the end).")] = None,
 ) -> None:
-    """A scripted outage to watch: three simulators, the gateway, traffic, a broken primary."""
+    """A scripted outage to watch: three simulators, the gateway, traffic, a broken primary, an incident report."""
     from releve.demo import run_demo
 
-    code = run_demo(duration=duration, rate=rate)
+    code = run_demo(duration=duration, rate=rate, report_dir=reports)
     raise typer.Exit(code)
 
 

@@ -13,6 +13,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -21,7 +22,8 @@ from rich.console import Console
 from rich.live import Live
 
 from releve.app import build_app
-from releve.config import config_from_mapping
+from releve.config import Config, config_from_mapping
+from releve.impact import IncidentReport, incident_report, write_report
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
 from releve.store import Incident, IncidentStatus, Store
@@ -35,15 +37,17 @@ __all__ = ["run_demo"]
 PRIMARY = "openai/gpt-4o-mini"
 
 
-def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | None = None) -> int:
-    """Run the scripted outage; 0 when no client request failed."""
+def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | None = None,
+             report_dir: Path | None = None) -> int:
+    """Run the scripted outage; 0 when no client request failed. Incident reports go to `report_dir`."""
     console = console or Console()
     log_path = Path(tempfile.gettempdir()) / "releve-demo.log"
+    report_dir = report_dir or Path(tempfile.gettempdir()) / "releve-demo"
     with _logging_to(log_path):
-        return _run(duration, rate, console, log_path)
+        return _run(duration, rate, console, log_path, report_dir)
 
 
-def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
+def _run(duration: float, rate: float, console: Console, log_path: Path, report_dir: Path) -> int:
     sims = [SimulatorThread(name) for name in ("openai-sim", "claude-sim", "local-sim")]
     for sim in sims:
         sim.start()
@@ -59,10 +63,17 @@ def _run(duration: float, rate: float, console: Console, log_path: Path) -> int:
             console.print(f"  gateway log: {log_path}")
             incidents = IncidentWatch(app.outages.store)
             tally, elapsed = asyncio.run(_drive(gateway.url, sims[0], duration, rate, console, incidents))
+            reports = _reports(gateway, config, incidents, report_dir)
     finally:
         for sim in sims:
             sim.stop()
     console.print(summary(tally, PRIMARY, elapsed))
+    for report, paths in reports:
+        console.print(f"[bold]Incident report[/] {report.incident.id} ({report.incident.status.value}): "
+                      f"cost incurred {report.loss:,.2f} {report.currency}, avoided by failover "
+                      f"{report.avoided:,.2f} {report.currency}")
+        for path in paths.values():
+            console.print(f"  {path}")
     if tally.failed:
         console.print(f"[bold red]{tally.failed} client request(s) failed.[/]")
         return 1
@@ -99,6 +110,18 @@ class IncidentWatch:
                 else:
                     lines.append(f"incident {incident.id} {update.status.value}: {update.body.en}")
         return lines
+
+
+def _reports(gateway: GatewayThread, config: Config, incidents: IncidentWatch,
+             directory: Path) -> list[tuple[IncidentReport, dict[str, Path]]]:
+    """The post-incident report of each incident the demo opened, in English, written while the store is open."""
+    # The monitor writes traffic every flush_every: wait one flush so the report counts the last requests.
+    time.sleep(config.monitor.flush_every + config.monitor.evaluate_every)
+    written = []
+    for incident in incidents.opened:
+        report = incident_report(gateway.app.outages.store, config, incident.id, now=datetime.now(UTC))
+        written.append((report, write_report(report, directory, "en")))
+    return written
 
 
 async def _drive(url: str, primary: SimulatorThread, duration: float, rate: float,

@@ -33,12 +33,13 @@ def demo_config(primary: str, secondary: str, tertiary: str, duration: float = 3
         "auth": "none",
         "storage": {"url": "sqlite://"},
         "breaker": {"consecutive_failures": 3, "open_for": "2s"},
-        "monitor": {"evaluate_every": "250ms", "window": "10s", "down_after": 3, "up_after": 4,
+        "monitor": {"evaluate_every": "250ms", "window": "10s", "down_after": 3, "up_after": 4, "flush_every": "1s",
                     "resolve_after": f"{duration * 0.1:.1f}s",
                     "probes": {"every": "5s", "request": "models", "timeout": "2s"}},
         "processes": {"customer-support": {
             "name": {"fr": "Support client", "en": "Customer support"},
-            "routes": ["support-assistant"], "users": 40, "hourly_cost": 35, "rto": "15m"}},
+            "routes": ["support-assistant"], "users": 40, "hourly_cost": 35, "revenue_per_hour": 1200,
+            "rto": "15m"}},
         "providers": {
             "openai": {"kind": "openai-compatible", "base_url": f"{primary}/v1", "region": "us"},
             "claude": {"kind": "anthropic", "base_url": secondary, "api_key": "demo", "region": "eu"},

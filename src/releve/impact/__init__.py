@@ -1,6 +1,6 @@
 """What outages cost and how the business recovers: the cost model, reports, and the continuity plan."""
 
-from ._cost import STATUS_LOSS, Counts, MinuteCost, ProcessCost, minute_floor, process_cost
+from ._cost import STATUS_LOSS, Counts, MinuteCost, ProcessCost, minute_ceil, minute_floor, process_cost
 from ._live import IncidentCost, incident_costs, live_costs
 from ._plan import PLAN_LANGUAGES, continuity_plan, render_plan, write_plan
 from ._plan_model import Plan
@@ -42,6 +42,7 @@ __all__ = [
     "incident_costs",
     "incident_report",
     "live_costs",
+    "minute_ceil",
     "minute_floor",
     "period_report",
     "process_cost",

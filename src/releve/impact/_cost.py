@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from releve.config import ProcessConfig
 from releve.store import ComponentStatus, StatusChange, TrafficMinute
 
-__all__ = ["STATUS_LOSS", "Counts", "MinuteCost", "ProcessCost", "minute_floor", "process_cost"]
+__all__ = ["STATUS_LOSS", "Counts", "MinuteCost", "ProcessCost", "minute_ceil", "minute_floor", "process_cost"]
 
 STATUS_LOSS = {ComponentStatus.MAJOR_OUTAGE: 1.0, ComponentStatus.PARTIAL_OUTAGE: 0.3}
 _MINUTE = timedelta(minutes=1)
@@ -131,7 +131,7 @@ def minute_floor(moment: datetime) -> datetime:
     return moment.replace(second=0, microsecond=0)
 
 
-def _minute_ceil(moment: datetime) -> datetime:
+def minute_ceil(moment: datetime) -> datetime:
     floor = minute_floor(moment)
     return floor if floor == moment else floor + _MINUTE
 
@@ -161,7 +161,7 @@ def process_cost(name: str, process: ProcessConfig, traffic: Sequence[TrafficMin
     `traffic` may hold other routes' minutes too: only the process's routes count. The interval is
     widened to whole minutes, the unit traffic is recorded in.
     """
-    first, last = minute_floor(start), _minute_ceil(end)
+    first, last = minute_floor(start), minute_ceil(end)
     routes = set(process.routes)
     per_minute: dict[datetime, Counts] = {}
     for row in traffic:

@@ -16,7 +16,7 @@ from releve.config import Config, ProcessConfig
 from releve.errors import ReleveError
 from releve.store import Incident, IncidentStatus, StatusChange, Store, Text, TrafficMinute
 
-from ._cost import ProcessCost, minute_floor, process_cost
+from ._cost import ProcessCost, minute_ceil, minute_floor, process_cost
 
 __all__ = ["GDPR_DELAY", "GdprNotice", "IncidentReport", "IncidentRow", "PeriodReport", "ProcessImpact", "RtoCheck",
            "RtoOutcome", "TimelineEntry", "UnknownIncident", "incident_report", "period_report"]
@@ -181,11 +181,6 @@ class PeriodReport:
         return sum(p.cost.avoided for p in self.processes)
 
 
-def _minute_ceil(moment: datetime) -> datetime:
-    floor = minute_floor(moment)
-    return floor if floor == moment else floor + timedelta(minutes=1)
-
-
 def _name(key: str, process: ProcessConfig) -> Text:
     return Text(process.name.fr, process.name.en) if process.name else Text(key, key)
 
@@ -193,7 +188,7 @@ def _name(key: str, process: ProcessConfig) -> Text:
 def _costs(store: Store, config: Config, names: Sequence[str], start: datetime,
            end: datetime) -> dict[str, ProcessCost]:
     """Each process's cost over [start, end); the store is asked for whole minutes, as `process_cost` counts."""
-    first, last = minute_floor(start), _minute_ceil(end)
+    first, last = minute_floor(start), minute_ceil(end)
     routes = sorted({route for name in names for route in config.processes[name].routes})
     traffic: list[TrafficMinute] = store.traffic(routes, first, last) if routes else []
     history: dict[str, list[StatusChange]] = (

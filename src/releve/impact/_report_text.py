@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from releve.store import IncidentStatus
+from releve.store import INCIDENT_STATUS_WORDS, IncidentStatus
 
 __all__ = ["INCIDENT_STATUS", "LABELS", "METHOD_FR", "format_count", "format_datetime", "format_day",
            "format_duration", "format_hours", "format_money", "format_number", "format_percent", "format_rate",
@@ -224,16 +224,7 @@ _EN: dict[str, str] = {
 LABELS: dict[str, dict[str, str]] = {"fr": _FR, "en": _EN}
 
 INCIDENT_STATUS: dict[IncidentStatus, dict[str, str]] = {
-    IncidentStatus.INVESTIGATING: {"fr": "analyse en cours", "en": "investigating"},
-    IncidentStatus.IDENTIFIED: {"fr": "cause identifiée", "en": "identified"},
-    IncidentStatus.MONITORING: {"fr": "sous surveillance", "en": "monitoring"},
-    IncidentStatus.RESOLVED: {"fr": "résolu", "en": "resolved"},
-    IncidentStatus.POSTMORTEM: {"fr": "analyse post-incident", "en": "postmortem"},
-    IncidentStatus.SCHEDULED: {"fr": "planifiée", "en": "scheduled"},
-    IncidentStatus.IN_PROGRESS: {"fr": "en cours", "en": "in progress"},
-    IncidentStatus.VERIFYING: {"fr": "vérification", "en": "verifying"},
-    IncidentStatus.COMPLETED: {"fr": "terminée", "en": "completed"},
-}
+    status: {"fr": words.fr.lower(), "en": words.en.lower()} for status, words in INCIDENT_STATUS_WORDS.items()}
 
 # The cost model of `_cost.py`'s docstring, in French (the English is quoted from the docstring itself).
 METHOD_FR = """\

@@ -9,21 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from releve.store import ComponentStatus, Text
+from releve.store import COMPONENT_STATUS_WORDS, ComponentStatus, Text
 
 __all__ = ["Situation", "incident_name", "situation_body", "recovered_body", "resolved_body", "status_text"]
 
-_STATUS = {
-    ComponentStatus.OPERATIONAL: Text("opérationnel", "operational"),
-    ComponentStatus.UNDER_MAINTENANCE: Text("en maintenance", "under maintenance"),
-    ComponentStatus.DEGRADED_PERFORMANCE: Text("performances dégradées", "degraded performance"),
-    ComponentStatus.PARTIAL_OUTAGE: Text("panne partielle", "partial outage"),
-    ComponentStatus.MAJOR_OUTAGE: Text("panne majeure", "major outage"),
-}
 
 
 def status_text(status: ComponentStatus) -> Text:
-    return _STATUS[status]
+    """The status as said inside a sentence: "panne majeure", "major outage"."""
+    words = COMPONENT_STATUS_WORDS[status]
+    return Text(words.fr.lower(), words.en.lower())
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Protocol
 
-from releve.store import ComponentStatus, Impact, IncidentStatus
+from releve.store import (
+    COMPONENT_STATUS_WORDS,
+    IMPACT_WORDS,
+    INCIDENT_STATUS_WORDS,
+    ComponentStatus,
+    Impact,
+    IncidentStatus,
+)
 
 LANGUAGES = ("fr", "en")
 LANGUAGE_NAMES = {"fr": "Français", "en": "English"}
@@ -26,32 +33,11 @@ DESCRIPTIONS: dict[str, dict[str, str]] = {
 }
 
 COMPONENT_STATUS: dict[ComponentStatus, dict[str, str]] = {
-    ComponentStatus.OPERATIONAL: {"fr": "Opérationnel", "en": "Operational"},
-    ComponentStatus.UNDER_MAINTENANCE: {"fr": "En maintenance", "en": "Under maintenance"},
-    ComponentStatus.DEGRADED_PERFORMANCE: {"fr": "Performances dégradées", "en": "Degraded performance"},
-    ComponentStatus.PARTIAL_OUTAGE: {"fr": "Panne partielle", "en": "Partial outage"},
-    ComponentStatus.MAJOR_OUTAGE: {"fr": "Panne majeure", "en": "Major outage"},
-}
-
+    status: {"fr": words.fr, "en": words.en} for status, words in COMPONENT_STATUS_WORDS.items()}
 INCIDENT_STATUS: dict[IncidentStatus, dict[str, str]] = {
-    IncidentStatus.INVESTIGATING: {"fr": "Analyse en cours", "en": "Investigating"},
-    IncidentStatus.IDENTIFIED: {"fr": "Cause identifiée", "en": "Identified"},
-    IncidentStatus.MONITORING: {"fr": "Sous surveillance", "en": "Monitoring"},
-    IncidentStatus.RESOLVED: {"fr": "Résolu", "en": "Resolved"},
-    IncidentStatus.POSTMORTEM: {"fr": "Analyse post-incident", "en": "Postmortem"},
-    IncidentStatus.SCHEDULED: {"fr": "Planifiée", "en": "Scheduled"},
-    IncidentStatus.IN_PROGRESS: {"fr": "En cours", "en": "In progress"},
-    IncidentStatus.VERIFYING: {"fr": "Vérification", "en": "Verifying"},
-    IncidentStatus.COMPLETED: {"fr": "Terminée", "en": "Completed"},
-}
-
+    status: {"fr": words.fr, "en": words.en} for status, words in INCIDENT_STATUS_WORDS.items()}
 IMPACT: dict[Impact, dict[str, str]] = {
-    Impact.NONE: {"fr": "Sans impact", "en": "No impact"},
-    Impact.MINOR: {"fr": "Impact mineur", "en": "Minor impact"},
-    Impact.MAJOR: {"fr": "Impact majeur", "en": "Major impact"},
-    Impact.CRITICAL: {"fr": "Impact critique", "en": "Critical impact"},
-    Impact.MAINTENANCE: {"fr": "Maintenance", "en": "Maintenance"},
-}
+    impact: {"fr": words.fr, "en": words.en} for impact, words in IMPACT_WORDS.items()}
 
 LABELS: dict[str, dict[str, str]] = {
     "skip": {"fr": "Aller au contenu", "en": "Skip to content"},

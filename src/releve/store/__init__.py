@@ -21,11 +21,15 @@ from ._model import (
     worst,
 )
 from ._store import Store
+from ._words import COMPONENT_STATUS_WORDS, IMPACT_WORDS, INCIDENT_STATUS_WORDS
 
 __all__ = [
+    "COMPONENT_STATUS_WORDS",
     "Component",
     "ComponentKind",
     "ComponentStatus",
+    "IMPACT_WORDS",
+    "INCIDENT_STATUS_WORDS",
     "Impact",
     "Incident",
     "IncidentStatus",
