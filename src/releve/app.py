@@ -18,13 +18,18 @@ import orjson
 from releve.admin import AdminApi
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
 from releve.clock import MONOTONIC, Clock
-from releve.config import AuthMode, Config
+from releve.config import AuthMode, Config, Priority
+from releve.errors import StoreError
 from releve.gateway import (
+    HIGH,
+    LOW,
+    NORMAL,
     AccessLog,
     AnthropicApi,
     BreakerChanged,
     BreakerState,
     ClientAuth,
+    DegradedModes,
     Event,
     EventBus,
     GatewayMetrics,
@@ -43,7 +48,11 @@ __all__ = ["App", "build_app"]
 
 logger = logging.getLogger("releve.app")
 Handler = Callable[[Scope, Receive, Send], Any]
+_INCIDENT_LINK_EVERY = 3.0
 _METRICS_HEADERS = ((b"content-type", b"text/plain; version=0.0.4; charset=utf-8"),)
+
+
+_PRIORITY = {Priority.HIGH: HIGH, Priority.NORMAL: NORMAL, Priority.LOW: LOW}
 
 
 def _utc_now() -> datetime:
@@ -54,25 +63,48 @@ class Outages:
     """Everything about outages: the store, the monitor and notifier (lead process only), the pages."""
 
     def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
-                 *, lead: bool) -> None:
+                 *, lead: bool, page_url: str) -> None:
         self.store = store
         self.monitor = monitor
         self.notifier = notifier
         self.status = status
         self.admin = admin
         self.lead = lead
+        self._page_url = page_url
+        self._open_incident: str | None = None
+        self._watch: asyncio.Task[None] | None = None
+
+    def incident_link(self) -> str | None:
+        """The status page of the open incident, for clients refused during it; None when all is well."""
+        if self._open_incident is None:
+            return None
+        return f"{self._page_url}#incident-{self._open_incident}"
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
         if self.lead:
             await self.monitor.start()
             await self.notifier.start()
+        self._watch = asyncio.create_task(self._watch_incidents(), name="releve-incident-link")
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
         if self.lead:
             await self.monitor.close()
             await self.notifier.close()
         await asyncio.to_thread(self.store.close)
+
+    async def _watch_incidents(self) -> None:
+        """Every worker knows the open incident (read from the store every few seconds), not only the lead."""
+        while True:
+            try:
+                found = await asyncio.to_thread(self.store.incidents, unresolved=True, maintenance=False, limit=1)
+                self._open_incident = found[0].id if found else None
+            except StoreError:
+                logger.warning("could not read open incidents; refusals will not link to the status page")
+            await asyncio.sleep(_INCIDENT_LINK_EVERY)
 
 
 class App:
@@ -196,16 +228,23 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     auth = ClientAuth(config.clients, required=config.auth is AuthMode.KEYS)
     recorder = RequestRecorder(metrics, AccessLog(config.server.access_log))
     size = config.server.max_body_size
-    apis = (OpenAIApi(router, auth, recorder, max_body_size=size),
-            AnthropicApi(router, auth, recorder, max_body_size=size))
     store = Store(config.storage.url)
+    page_url = (config.status_page.public_url.rstrip("/") or "") + "/status"
+    links: list[Callable[[], str | None]] = []
+    modes = DegradedModes(config, incident_link=lambda: links[0]() if links else None)
+    metrics.watch_caches({name: policy.cache for name, policy in modes.policies.items() if policy.cache is not None})
+    priorities = {name: _PRIORITY[client.priority] for name, client in config.clients.items()
+                  if client.priority is not Priority.NORMAL}
+    apis = (OpenAIApi(router, auth, recorder, max_body_size=size, modes=modes, priorities=priorities),
+            AnthropicApi(router, auth, recorder, max_body_size=size, modes=modes, priorities=priorities))
     channels = Channels.from_config(config)
     notifier = Notifier(store, channels, clock=wall)
     monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
                       channels=channels.ids, notify=notifier.wake)
     admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall)
     status = StatusPage(store, config.status_page, now=wall)
-    outages = Outages(store, monitor, notifier, status, admin, lead=lead)
+    outages = Outages(store, monitor, notifier, status, admin, lead=lead, page_url=page_url)
+    links.append(outages.incident_link)
     return App(config, router, apis, metrics, bus, transports, outages)
 
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from ._monitoring import (
+    BilingualText,
     ImpactConfig,
     MonitorConfig,
     ProbeConfig,
@@ -20,15 +21,22 @@ from ._monitoring import (
     StorageConfig,
     WebhookConfig,
 )
+from ._monitoring import bilingual as _bilingual
 from ._units import Duration, Size
 
 __all__ = [
     "AuthMode",
     "BackoffConfig",
+    "BatchesConfig",
     "BreakerConfig",
+    "CacheConfig",
+    "CacheMode",
     "ClientConfig",
     "Config",
+    "DegradedConfig",
     "EventsConfig",
+    "JobsConfig",
+    "Priority",
     "ProviderConfig",
     "ProviderKind",
     "RouteConfig",
@@ -109,6 +117,10 @@ class ProviderConfig(_Model):
     max_connections: Annotated[int, Field(ge=0)] = 1024
     connect_timeout: Duration = 5.0
     headers: dict[str, str] = Field(default_factory=dict)
+    # Requests in flight to this provider at most (None: no cap); past it requests wait for a slot at most
+    # queue_timeout, high-priority clients first, then are refused at once (503, Retry-After).
+    max_concurrency: Annotated[int | None, Field(ge=1)] = None
+    queue_timeout: Duration = 1.0
     status_feed: str | None = None  # the provider's Statuspage v2 summary.json, polled by the monitor
     probe: ProbeConfig | None = None  # overrides monitor.probes for this provider
 
@@ -150,6 +162,36 @@ class BackoffConfig(_Model):
     max: Duration = 2.0
 
 
+class CacheMode(StrEnum):
+    OFF = "off"
+    ON_ERROR = "on_error"   # read only when every target failed (stale-if-error)
+    ALWAYS = "always"       # also answer hits directly
+
+
+class CacheConfig(_Model):
+    mode: CacheMode = CacheMode.OFF
+    ttl: Duration = 86400.0
+    max_entries: Annotated[int, Field(ge=1)] = 10_000
+    personal: bool = False  # cache a route whose data is personal anyway (an explicit choice)
+
+
+class DegradedConfig(_Model):
+    """What a client gets when every target of the route failed."""
+
+    defer: bool | Literal["always"] = False  # Prefer: respond-async → 202 and a job (always: without trying first)
+    defer_max_age: Duration = 86400.0
+    static_answer: bool = False              # a normal completion whose text is `message`, marked degraded
+    message: BilingualText | None = None     # said in the 503 (or the static answer), in the client's language
+
+    _text = field_validator("message", mode="before")(_bilingual)
+
+    @model_validator(mode="after")
+    def _static_needs_a_message(self) -> DegradedConfig:
+        if self.static_answer and self.message is None:
+            raise ValueError("static_answer needs a message: {fr: ..., en: ...}")
+        return self
+
+
 class RouteConfig(_Model):
     strategy: Strategy = Strategy.PRIORITY
     targets: Annotated[list[TargetConfig], Field(min_length=1)]
@@ -163,6 +205,22 @@ class RouteConfig(_Model):
     hedge_after: Duration | Literal["p95"] | None = None
     stream_idle_timeout: Duration = 30.0  # no chunk for this long: the stream has failed
     recover_streams: bool = True  # continue a broken stream on the next target
+    data: Literal["none", "personal"] = "none"  # personal: its requests carry personal data
+    cache: CacheConfig = CacheConfig()
+    degraded: DegradedConfig = DegradedConfig()
+
+    @model_validator(mode="after")
+    def _personal_data_is_not_cached_by_accident(self) -> RouteConfig:
+        if self.data == "personal" and self.cache.mode is not CacheMode.OFF and not self.cache.personal:
+            raise ValueError("cache: this route's data is personal; set cache.personal: true to cache it anyway, "
+                             "or cache.mode: off")
+        return self
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
 
 
 class ClientConfig(_Model):
@@ -170,12 +228,29 @@ class ClientConfig(_Model):
 
     key: str | None = None
     key_sha256: Annotated[str | None, Field(pattern=r"^[0-9a-fA-F]{64}$")] = None
+    # Who is served first when a provider's capacity is short (max_concurrency); set here, never by the client.
+    priority: Priority = Priority.NORMAL
 
     @model_validator(mode="after")
     def _one_key(self) -> ClientConfig:
         if (self.key is None) == (self.key_sha256 is None):
             raise ValueError("give exactly one of key or key_sha256")
         return self
+
+
+class JobsConfig(_Model):
+    """Deferred requests (`Prefer: respond-async`)."""
+
+    concurrency: Annotated[int, Field(ge=1)] = 8
+    # Signs x-releve-callback deliveries (HMAC-SHA256); callbacks are refused while it is unset.
+    callback_secret: Annotated[str | None, Field(min_length=16)] = None
+
+
+class BatchesConfig(_Model):
+    """OpenAI's Batch API, executed by Relève through the routes."""
+
+    concurrency: Annotated[int, Field(ge=1)] = 4
+    max_file_size: Size = 200 * 1024 * 1024
 
 
 class Config(_Model):
@@ -195,6 +270,8 @@ class Config(_Model):
     notify: list[str] = Field(default_factory=list)  # Apprise URLs
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     admins: dict[str, ClientConfig] = Field(default_factory=dict)  # keys for the admin API (incidents)
+    jobs: JobsConfig = JobsConfig()
+    batches: BatchesConfig = BatchesConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -43,7 +43,8 @@ class BilingualText(_Model):
         return cls(fr=text, en=text)
 
 
-def _bilingual(value: object) -> object:
+def bilingual(value: object) -> object:
+    """A plain string in the YAML means the same text in both languages."""
     return {"fr": value, "en": value} if isinstance(value, str) else value
 
 
@@ -125,7 +126,7 @@ class ProcessConfig(_Model):
             raise ValueError(f"rto ({self.rto:g}s) is longer than mtd ({self.mtd:g}s): the target must come first")
         return self
 
-    _text = field_validator("name", "description", mode="before")(_bilingual)
+    _text = field_validator("name", "description", mode="before")(bilingual)
 
 
 class StatusPageConfig(_Model):
@@ -134,7 +135,7 @@ class StatusPageConfig(_Model):
     show_routes: bool = False   # also list each route as a component (processes always are)
     public_url: str = ""        # the page's public address, for links in feeds and notifications
 
-    _text = field_validator("title", mode="before")(_bilingual)
+    _text = field_validator("title", mode="before")(bilingual)
 
     @field_validator("languages")
     @classmethod

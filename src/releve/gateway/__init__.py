@@ -7,6 +7,8 @@ gateway publishes events on an `EventBus`; it never imports `status`.
 from ._access_log import AccessLog, start_log_thread
 from ._auth import ClientAuth, hash_key
 from ._breaker import Breaker, BreakerInput, BreakerPolicy, BreakerState, IllegalTransition
+from ._cache import ResponseCache, cache_key, completion_to_sse
+from ._degraded import DegradedModes, RequestExtras, RoutePolicy, negotiate_language, request_extras
 from ._events import (
     AttemptFailed,
     BreakerChanged,
@@ -19,11 +21,13 @@ from ._events import (
     StreamRecovered,
     TargetSkipped,
 )
+from ._limits import CLIENT_PRIORITY, HIGH, LOW, NORMAL, ConcurrencyLimiter
 from ._metrics import LATENCY_BUCKETS, GatewayMetrics
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
 from ._recording import RequestRecorder
 from ._router import Router, Served, ServedStream
+from ._work import CapturedResponse, DeferredJob, Deferrer, IdempotencyGuard
 from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
 
@@ -36,19 +40,32 @@ __all__ = [
     "BreakerInput",
     "BreakerPolicy",
     "BreakerState",
+    "CLIENT_PRIORITY",
+    "CapturedResponse",
     "ClientAuth",
+    "ConcurrencyLimiter",
+    "DeferredJob",
+    "Deferrer",
+    "DegradedModes",
     "Event",
     "EventBus",
     "GatewayMetrics",
+    "HIGH",
     "HedgeCancelled",
     "HedgeStarted",
+    "IdempotencyGuard",
     "IllegalTransition",
     "LATENCY_BUCKETS",
+    "LOW",
+    "NORMAL",
     "OpenAIApi",
+    "RequestExtras",
     "RequestFailed",
     "RequestRecorder",
+    "ResponseCache",
     "RetryPolicy",
     "RoutePlan",
+    "RoutePolicy",
     "Router",
     "Served",
     "ServedByFallback",
@@ -58,6 +75,10 @@ __all__ = [
     "TargetHealth",
     "TargetSkipped",
     "build_routes",
+    "cache_key",
+    "completion_to_sse",
     "hash_key",
+    "negotiate_language",
+    "request_extras",
     "start_log_thread",
 ]

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Mapping
 
 from releve.asgi import JSON_HEADERS, SSE_HEADERS, Receive, Scope, Send, send_bytes
 from releve.errors import GatewayError, NoTargetAvailable, UpstreamError
 
 from ._auth import ClientAuth
+from ._degraded import DegradedModes
 from ._plan import RoutePlan
 from ._recording import RequestRecorder
 from ._router import Router, Served, ServedStream
@@ -17,8 +19,12 @@ __all__ = ["InboundApi"]
 
 
 class InboundApi(abc.ABC):
-    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int) -> None:
+    def __init__(self, router: Router, auth: ClientAuth, recorder: RequestRecorder, *, max_body_size: int,
+                 modes: DegradedModes | None = None, priorities: Mapping[str, int] | None = None) -> None:
         self._router = router
+        self._modes = modes
+        # Clients whose priority is not normal: who gets a provider's last slots during an incident.
+        self._priorities = dict(priorities or {})
         self._auth = auth
         self._recorder = recorder
         self._finish = recorder.finish

@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
-from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from ._breaker import BreakerState
+from ._cache import ResponseCache
 from ._events import (
     AttemptFailed,
     BreakerChanged,
@@ -72,6 +73,28 @@ class _RequestCollector(Collector):
         yield latency
 
 
+class _CacheCollector(Collector):
+    """Each route's response cache, read when scraped."""
+
+    def __init__(self, caches: dict[str, ResponseCache]) -> None:
+        self._caches = caches
+
+    def collect(self) -> Iterator[Metric]:
+        lookups = CounterMetricFamily("releve_cache_lookups", "Response cache lookups by result",
+                                      labels=["route", "result"])
+        stored = CounterMetricFamily("releve_cache_stores", "Answers written to the response cache", labels=["route"])
+        evicted = CounterMetricFamily("releve_cache_evictions", "Entries evicted to stay within max_entries",
+                                      labels=["route"])
+        entries = GaugeMetricFamily("releve_cache_entries", "Entries in the response cache", labels=["route"])
+        for route, cache in self._caches.items():
+            lookups.add_metric([route, "hit"], cache.hits)
+            lookups.add_metric([route, "miss"], cache.misses)
+            stored.add_metric([route], cache.stores)
+            evicted.add_metric([route], cache.evictions)
+            entries.add_metric([route], len(cache))
+        yield from (lookups, stored, evicted, entries)
+
+
 class GatewayMetrics:
     def __init__(self, bus: EventBus, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -106,6 +129,10 @@ class GatewayMetrics:
         stats.count += 1
         stats.total += seconds
         stats.buckets[bisect_left(_BUCKETS, seconds)] += 1
+
+    def watch_caches(self, caches: dict[str, ResponseCache]) -> None:
+        if caches:
+            self.registry.register(_CacheCollector(caches))
 
     def request_counts(self) -> dict[tuple[str, str, str], tuple[int, tuple[int, ...]]]:
         """(route, target, outcome) -> (requests, latency bucket counts): the monitor's passive signals.

@@ -16,6 +16,7 @@ from releve.clock import Clock
 from releve.config import BreakerConfig, Config, Strategy
 
 from ._breaker import Breaker, BreakerPolicy, BreakerState
+from ._limits import ConcurrencyLimiter
 from ._policies import RetryPolicy
 from .providers import ProviderTransport
 
@@ -70,6 +71,7 @@ class Target:
     transport: ProviderTransport
     health: TargetHealth
     header_value: bytes  # pre-encoded x-releve-target
+    limiter: ConcurrencyLimiter | None = None  # the provider's max_concurrency, shared by its targets
 
     def served_headers(self, attempts: int) -> tuple[tuple[bytes, bytes], tuple[bytes, bytes]]:
         """The response headers that say who answered, and after how many attempts."""
@@ -137,6 +139,8 @@ def build_routes(config: Config, transports: Mapping[str, ProviderTransport], cl
             healths[key] = TargetHealth(label, Breaker(policy, clock, changed))
         return healths[key]
 
+    limiters = {name: ConcurrencyLimiter(provider.max_concurrency, provider.queue_timeout)
+                for name, provider in config.providers.items() if provider.max_concurrency is not None}
     plans = {}
     for name, route in config.routes.items():
         policy = breaker_policy(config.breaker_for(name))
@@ -151,7 +155,7 @@ def build_routes(config: Config, transports: Mapping[str, ProviderTransport], cl
             targets.append(Target(
                 provider=target.provider, model=target.model, label=label, weight=target.weight,
                 transport=transports[target.provider], health=health,
-                header_value=label.encode("latin-1", "replace"),
+                header_value=label.encode("latin-1", "replace"), limiter=limiters.get(target.provider),
             ))
         plans[name] = RoutePlan(
             name=name, strategy=route.strategy, targets=tuple(targets), timeout=route.timeout,

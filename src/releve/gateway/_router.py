@@ -29,7 +29,8 @@ from releve.errors import InvalidRequest, NoTargetAvailable, Untranslatable, Ups
 
 from ._deadlines import DeadlineWheel
 from ._events import AttemptFailed, EventBus, HedgeCancelled, HedgeStarted, ServedByFallback, TargetSkipped
-from ._plan import RoutePlan, Target
+from ._limits import CLIENT_PRIORITY, ConcurrencyLimiter
+from ._plan import RoutePlan, Target, TargetHealth
 from ._sse import first_chunk_problem
 from .providers import Operation, UpstreamCall, UpstreamResponse, UpstreamStream
 
@@ -64,7 +65,8 @@ class _Outcome:
     label: str
     what: str
     timeout: bool = False
-    skipped: bool = False        # not tried: breaker open or rate limited
+    skipped: bool = False        # not tried: breaker open, rate limited or at capacity
+    saturated: bool = False      # not tried: the provider's max_concurrency was reached
     untranslatable: bool = False  # not tried: its family cannot carry the request
 
 
@@ -210,6 +212,26 @@ class Router:
                        run: _Run) -> _Won[_T] | None:
         """One attempt at one target: its result, or None once the failure is recorded."""
         health = target.health
+        limiter = target.limiter
+        if limiter is not None and not await self._slot(limiter, target, run):
+            return None
+        try:
+            return await self._attempt_with_slot(plan, target, attempt, run, health)
+        finally:
+            if limiter is not None:
+                limiter.release()
+
+    async def _slot(self, limiter: ConcurrencyLimiter, target: Target, run: _Run) -> bool:
+        """Wait for one of the provider's slots, by priority, at most its queue_timeout (or the deadline)."""
+        wait = min(limiter.timeout, max(0.0, run.deadline - self._clock.now()))
+        if await limiter.acquire(CLIENT_PRIORITY.get(), wait):
+            return True
+        run.outcomes.append(_Outcome(target.label, f"at capacity ({limiter.limit} requests in flight, no slot "
+                                     f"within {_secs(wait)})", skipped=True, saturated=True))
+        return False
+
+    async def _attempt_with_slot(self, plan: RoutePlan, target: Target, attempt: Callable[[Target], Awaitable[_T]],
+                                 run: _Run, health: TargetHealth) -> _Won[_T] | None:
         if not health.breaker.allow():  # another request took the half-open trial meanwhile
             run.outcomes.append(_Outcome(target.label, "circuit half-open, trial in progress", skipped=True))
             return None
@@ -303,6 +325,12 @@ class Router:
             reasons = "; ".join(f"{o.label}: {o.what}" for o in outcomes)
             return InvalidRequest(f"No target of route '{plan.name}' can carry this request ({reasons}).",
                                   code="unsupported_feature")
+        if any(o.saturated for o in outcomes):  # a target could have answered, but had no free slot
+            latest = {o.label: o.what for o in outcomes}
+            detail = "; ".join(f"{label}: {what}" for label, what in latest.items())
+            return NoTargetAvailable(
+                f"Route '{plan.name}': capacity is reduced during an incident and every target is busy "
+                f"({detail}). Retry after 1 s.", status=503, retry_after=1.0)
         if run.attempts == 0:
             status = 503
         elif run.deadline_reached or all(o.timeout for o in outcomes if not (o.skipped or o.untranslatable)):

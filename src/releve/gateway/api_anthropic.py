@@ -14,9 +14,11 @@ from typing import Any
 import orjson
 
 from releve.asgi import ClientGone, Receive, Scope, Send, read_body
-from releve.errors import GatewayError, InvalidRequest, Untranslatable, UpstreamError
+from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
 
+from ._degraded import request_extras
 from ._inbound import InboundApi
+from ._limits import CLIENT_PRIORITY
 from ._openai_wire import parse_object
 from ._plan import RoutePlan
 from ._router import ServedStream
@@ -86,6 +88,8 @@ class AnthropicApi(InboundApi):
                 raise InvalidRequest(f"model: '{requested}' does not exist. Routes: {self._route_names}.",
                                      status=404, code="not_found_error", param="model")
             route_name = plan.name
+            if client is not None and client in self._priorities:
+                CLIENT_PRIORITY.set(self._priorities[client])
             try:
                 internal = anthropic_request_to_openai(body)
             except Untranslatable as exc:
@@ -100,6 +104,11 @@ class AnthropicApi(InboundApi):
         except ClientGone:
             return
         except GatewayError as exc:
+            policy = self._modes.policies.get(route_name) if self._modes is not None else None
+            if isinstance(exc, NoTargetAvailable) and policy is not None and self._modes is not None:
+                # The route's own words, in the client's language (the other degraded modes speak OpenAI's API).
+                message = self._modes.message(policy, request_extras(scope["headers"]), exc.message)
+                exc = NoTargetAvailable(message, status=503, retry_after=exc.retry_after or 1.0)
             await self._refuse(send, exc, route_name, started, client)
             return
         answer = openai_response_to_anthropic(orjson.loads(served.response.body), requested)
