@@ -5,13 +5,19 @@ migrated by Alembic. Other packages import from here only.
 """
 
 from ._model import (
+    BatchLine,
+    BatchRecord,
     Component,
     ComponentKind,
     ComponentStatus,
+    FileRecord,
+    IdempotencyRecord,
     Impact,
     Incident,
     IncidentStatus,
     IncidentUpdate,
+    Job,
+    JobStatus,
     NotificationEvent,
     OutboxItem,
     StatusChange,
@@ -24,16 +30,22 @@ from ._store import Store
 from ._words import COMPONENT_STATUS_WORDS, IMPACT_WORDS, INCIDENT_STATUS_WORDS
 
 __all__ = [
+    "BatchLine",
+    "BatchRecord",
     "COMPONENT_STATUS_WORDS",
     "Component",
     "ComponentKind",
     "ComponentStatus",
+    "FileRecord",
     "IMPACT_WORDS",
     "INCIDENT_STATUS_WORDS",
+    "IdempotencyRecord",
     "Impact",
     "Incident",
     "IncidentStatus",
     "IncidentUpdate",
+    "Job",
+    "JobStatus",
     "NotificationEvent",
     "OutboxItem",
     "StatusChange",

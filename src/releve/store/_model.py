@@ -11,15 +11,22 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 __all__ = [
+    "BatchLine",
+    "BatchRecord",
     "Component",
     "ComponentKind",
     "ComponentStatus",
+    "FileRecord",
+    "IdempotencyRecord",
     "Impact",
     "Incident",
     "IncidentStatus",
     "IncidentUpdate",
+    "Job",
+    "JobStatus",
     "NotificationEvent",
     "OutboxItem",
     "StatusChange",
@@ -228,3 +235,97 @@ class StatusChange:
     component_id: str
     at: datetime
     status: ComponentStatus
+
+
+# --- work kept through outages (revision 0003) ------------------------------------------------------
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A deferred request (`Prefer: respond-async`): kept until a target can answer, or until it expires."""
+
+    id: str
+    route: str
+    operation: str                  # chat | embeddings
+    body: dict[str, Any]            # the request in the internal (OpenAI) format
+    client: str | None
+    callback_url: str | None
+    status: JobStatus
+    created_at: datetime
+    updated_at: datetime
+    expires_at: datetime
+    attempts: int = 0
+    response_status: int | None = None
+    response_body: bytes | None = None   # the answer in OpenAI's shape, as sent to clients
+    target: str | None = None            # who answered
+    error: str | None = None
+    callback_state: str | None = None    # pending | sent | failed; None without a callback
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    client: str
+    key: str
+    body_hash: str
+    state: str                           # in_progress | done
+    created_at: datetime
+    expires_at: datetime
+    response_status: int | None = None
+    response_headers: tuple[tuple[str, str], ...] = ()
+    response_body: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    id: str
+    purpose: str
+    filename: str
+    bytes: int
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRecord:
+    """OpenAI's Batch object, as stored; timestamps are aware datetimes (the API shows Unix seconds)."""
+
+    id: str
+    endpoint: str
+    input_file_id: str
+    completion_window: str
+    status: str
+    created_at: datetime
+    expires_at: datetime
+    in_progress_at: datetime | None = None
+    finalizing_at: datetime | None = None
+    completed_at: datetime | None = None
+    failed_at: datetime | None = None
+    expired_at: datetime | None = None
+    cancelling_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    total: int = 0
+    completed: int = 0
+    failed: int = 0
+    metadata: dict[str, str] | None = None
+    errors: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLine:
+    batch_id: str
+    line_no: int
+    custom_id: str
+    body: dict[str, Any]
+    state: str                                  # pending | done | error
+    response_status: int | None = None
+    response_body: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    request_id: str | None = None

@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -30,8 +31,9 @@ from sqlalchemy import Text as SqlText
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JsonText", "UTCDateTime", "components", "incident_updates", "incidents", "metadata", "outbox",
-           "status_changes", "traffic_minutes", "uptime_days"]
+__all__ = ["JsonText", "UTCDateTime", "batch_lines", "batches", "components", "files", "idempotency",
+           "incident_updates", "incidents", "jobs", "metadata", "outbox", "status_changes", "traffic_minutes",
+           "uptime_days"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -178,4 +180,103 @@ status_changes = Table(
     Column("status", String(32), nullable=False),
     PrimaryKeyConstraint("id", name="pk_status_changes"),
     Index("ix_status_changes_component_at", "component_id", "at"),
+)
+
+# Revision 0003: work kept through outages: deferred jobs, idempotency records, the Batch API's files and batches.
+
+jobs = Table(
+    "jobs", metadata,
+    Column("id", String(40), nullable=False),
+    Column("route", String(255), nullable=False),
+    Column("operation", String(16), nullable=False),          # chat | embeddings
+    Column("body", JsonText, nullable=False),                  # the request, in the internal (OpenAI) format
+    Column("client", String(255), nullable=True),
+    Column("callback_url", SqlText, nullable=True),
+    Column("status", String(16), nullable=False),              # queued | running | succeeded | failed | expired
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", LargeBinary, nullable=True),
+    Column("target", String(255), nullable=True),
+    Column("error", SqlText, nullable=True),
+    Column("callback_state", String(16), nullable=True),      # pending | sent | failed (None: no callback)
+    Column("callback_attempts", Integer, nullable=False, server_default="0"),
+    Column("callback_next_at", UTCDateTime, nullable=True),
+    Column("callback_lease_until", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_jobs"),
+    Index("ix_jobs_due", "status", "next_attempt_at"),
+)
+
+idempotency = Table(
+    "idempotency", metadata,
+    Column("client", String(255), nullable=False),             # "" when authentication is off
+    Column("key", String(255), nullable=False),
+    Column("body_hash", String(64), nullable=False),           # sha256 of the request body, hex
+    Column("state", String(16), nullable=False),               # in_progress | done
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("response_status", Integer, nullable=True),
+    Column("response_headers", JsonText, nullable=True),       # [[name, value], …], latin-1 strings
+    Column("response_body", LargeBinary, nullable=True),
+    PrimaryKeyConstraint("client", "key", name="pk_idempotency"),
+)
+
+files = Table(
+    "files", metadata,
+    Column("id", String(40), nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("filename", SqlText, nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("id", name="pk_files"),
+)
+
+batches = Table(
+    "batches", metadata,
+    Column("id", String(40), nullable=False),
+    Column("endpoint", String(64), nullable=False),
+    Column("input_file_id", String(40), nullable=False),
+    Column("completion_window", String(16), nullable=False),
+    # validating | in_progress | finalizing | completed | failed | expired | cancelling | cancelled
+    Column("status", String(16), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("in_progress_at", UTCDateTime, nullable=True),
+    Column("finalizing_at", UTCDateTime, nullable=True),
+    Column("completed_at", UTCDateTime, nullable=True),
+    Column("failed_at", UTCDateTime, nullable=True),
+    Column("expired_at", UTCDateTime, nullable=True),
+    Column("cancelling_at", UTCDateTime, nullable=True),
+    Column("cancelled_at", UTCDateTime, nullable=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("output_file_id", String(40), nullable=True),
+    Column("error_file_id", String(40), nullable=True),
+    Column("total", Integer, nullable=False, server_default="0"),
+    Column("completed", Integer, nullable=False, server_default="0"),
+    Column("failed", Integer, nullable=False, server_default="0"),
+    Column("metadata", JsonText, nullable=True),
+    Column("errors", JsonText, nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("id", name="pk_batches"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_lines = Table(
+    "batch_lines", metadata,
+    Column("batch_id", String(40), ForeignKey("batches.id", name="fk_batch_lines_batch"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("custom_id", SqlText, nullable=False),
+    Column("body", JsonText, nullable=False),                  # the line's request body
+    Column("state", String(16), nullable=False),               # pending | done | error
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", JsonText, nullable=True),
+    Column("error", JsonText, nullable=True),
+    Column("request_id", String(40), nullable=True),
+    Column("updated_at", UTCDateTime, nullable=True),
+    PrimaryKeyConstraint("batch_id", "line_no", name="pk_batch_lines"),
+    Index("ix_batch_lines_state", "batch_id", "state"),
 )

@@ -42,13 +42,14 @@ from ._model import (
 from ._rows import CLOSED, component, enqueue, insert_for, load_incidents, new_id, outbox_item, utc
 from ._schema import UTCDateTime, incident_updates, incidents, outbox, uptime_days
 from ._schema import components as _components  # `components` is a parameter name in the contract
+from ._work import Work
 
 __all__ = ["Store"]
 
 _DEFINITION = ("kind", "name_fr", "name_en", "description_fr", "description_en", "position", "public")
 
 
-class Store(History):
+class Store(History, Work):
     def __init__(self, url: str) -> None:
         """`url`: "sqlite:///relative.db", "sqlite:////abs/path.db", "sqlite://" (memory), "postgresql://…".
 

@@ -30,9 +30,9 @@ from releve.store._engine import make_engine
 from releve.store._schema import components, incidents, metadata, uptime_days
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-HEAD = "0002"
+HEAD = "0003"
 TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox",
-          "traffic_minutes", "status_changes"}
+          "traffic_minutes", "status_changes", "jobs", "idempotency", "files", "batches", "batch_lines"}
 MIGRATIONS = Path(releve.store.__file__).with_name("migrations")
 
 
