@@ -39,6 +39,7 @@ from releve.gateway import (
     build_routes,
 )
 from releve.gateway.providers import ProviderTransport, http_transports
+from releve.jobs import JobRunner, JobsApi, StoreDeferrer, StoreIdempotency
 from releve.monitor import Monitor
 from releve.notify import Channels, Notifier
 from releve.status import StatusPage
@@ -107,17 +108,36 @@ class Outages:
             await asyncio.sleep(_INCIDENT_LINK_EVERY)
 
 
+class Backlog:
+    """Work kept through outages: deferred jobs. Runs in every worker (claims are leased, so they share it)."""
+
+    def __init__(self, runner: JobRunner, jobs_api: JobsApi) -> None:
+        self.runner = runner
+        self.jobs_api = jobs_api
+
+    async def start(self) -> None:
+        await self.runner.start()
+
+    async def close(self) -> None:
+        await self.runner.close()
+
+
 class App:
     """The ASGI application: a path table and a lifespan, nothing per request beyond a dict lookup."""
 
     def __init__(self, config: Config, router: Router, apis: tuple[OpenAIApi, AnthropicApi], metrics: GatewayMetrics,
-                 bus: EventBus, transports: Mapping[str, ProviderTransport], outages: Outages) -> None:
+                 bus: EventBus, transports: Mapping[str, ProviderTransport], outages: Outages,
+                 backlog: Backlog) -> None:
         self.config = config
         self.router = router
         self.metrics = metrics
         self.bus = bus
         self.outages = outages
+        self.backlog = backlog
         self._transports = transports
+        # Paths with ids in them, looked at only when the exact-path table has no entry.
+        self._prefixed: tuple[tuple[Callable[[str], bool], Handler], ...] = (
+            (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api))
         self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
         if outages.lead:
             self._event_handlers.append(outages.monitor.on_event)
@@ -135,10 +155,13 @@ class App:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             entry = self._endpoints.get(scope["path"])
-            if entry is None and self.outages.admin.handles(scope["path"]):
-                await self.outages.admin(scope, receive, send)
-            elif entry is None:
-                await send_bytes(send, 404, _error(f"No endpoint at {scope['path']}.", "not_found"))
+            if entry is None:
+                path = scope["path"]
+                for handles, handler in self._prefixed:
+                    if handles(path):
+                        await handler(scope, receive, send)
+                        return
+                await send_bytes(send, 404, _error(f"No endpoint at {path}.", "not_found"))
             elif scope["method"] != entry[0]:
                 await send_bytes(send, 405, _error(f"{scope['path']} accepts {entry[0]} only.",
                                                    "method_not_allowed"),
@@ -158,6 +181,7 @@ class App:
         for transport in self._transports.values():
             await transport.start()
         await self.outages.start()
+        await self.backlog.start()
         self._pump = asyncio.create_task(self._pump_events(), name="releve-events")
         if self.config.auth is AuthMode.NONE:
             logger.warning("AUTHENTICATION IS OFF (auth: none): anyone who can reach %s can use every route",
@@ -168,6 +192,7 @@ class App:
             self._pump.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._pump
+        await self.backlog.close()  # it uses the router and the transports: it stops first
         await self.outages.close()
         self.router.close()
         for transport in self._transports.values():
@@ -231,7 +256,12 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     store = Store(config.storage.url)
     page_url = (config.status_page.public_url.rstrip("/") or "") + "/status"
     links: list[Callable[[], str | None]] = []
-    modes = DegradedModes(config, incident_link=lambda: links[0]() if links else None)
+    runner = JobRunner(store, router, wall=wall, callback_secret=config.jobs.callback_secret,
+                       concurrency=config.jobs.concurrency)
+    deferrer = StoreDeferrer(store, runner, wall=wall,
+                             max_age_for=lambda route: config.routes[route].degraded.defer_max_age)
+    modes = DegradedModes(config, deferrer=deferrer, idempotency=StoreIdempotency(store, wall=wall),
+                          incident_link=lambda: links[0]() if links else None)
     metrics.watch_caches({name: policy.cache for name, policy in modes.policies.items() if policy.cache is not None})
     priorities = {name: _PRIORITY[client.priority] for name, client in config.clients.items()
                   if client.priority is not Priority.NORMAL}
@@ -245,7 +275,8 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     status = StatusPage(store, config.status_page, now=wall)
     outages = Outages(store, monitor, notifier, status, admin, lead=lead, page_url=page_url)
     links.append(outages.incident_link)
-    return App(config, router, apis, metrics, bus, transports, outages)
+    backlog = Backlog(runner, JobsApi(store, auth=auth))
+    return App(config, router, apis, metrics, bus, transports, outages, backlog)
 
 
 def _error(message: str, code: str) -> bytes:

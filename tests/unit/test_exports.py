@@ -7,7 +7,8 @@ import importlib
 import pytest
 
 PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim",
-            "releve.store", "releve.notify", "releve.monitor", "releve.status", "releve.impact"]
+            "releve.store", "releve.notify", "releve.monitor", "releve.status", "releve.impact",
+            "releve.jobs", "releve.batches"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

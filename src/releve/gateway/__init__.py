@@ -23,6 +23,7 @@ from ._events import (
 )
 from ._limits import CLIENT_PRIORITY, HIGH, LOW, NORMAL, ConcurrencyLimiter
 from ._metrics import LATENCY_BUCKETS, GatewayMetrics
+from ._openai_wire import check_chat, check_embeddings, error_body, relayed_error_body
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
 from ._recording import RequestRecorder
@@ -76,9 +77,13 @@ __all__ = [
     "TargetSkipped",
     "build_routes",
     "cache_key",
+    "check_chat",
+    "check_embeddings",
     "completion_to_sse",
+    "error_body",
     "hash_key",
     "negotiate_language",
+    "relayed_error_body",
     "request_extras",
     "start_log_thread",
 ]
