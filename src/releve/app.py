@@ -17,6 +17,7 @@ import orjson
 
 from releve.admin import AdminApi
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
+from releve.batches import BatchApi, BatchRunner
 from releve.clock import MONOTONIC, Clock
 from releve.config import AuthMode, Config, Priority
 from releve.errors import StoreError
@@ -109,16 +110,20 @@ class Outages:
 
 
 class Backlog:
-    """Work kept through outages: deferred jobs. Runs in every worker (claims are leased, so they share it)."""
+    """Work kept through outages: deferred jobs and batches. Runs in every worker (claims are leased)."""
 
-    def __init__(self, runner: JobRunner, jobs_api: JobsApi) -> None:
+    def __init__(self, runner: JobRunner, jobs_api: JobsApi, batch_runner: BatchRunner, batch_api: BatchApi) -> None:
         self.runner = runner
         self.jobs_api = jobs_api
+        self.batch_runner = batch_runner
+        self.batch_api = batch_api
 
     async def start(self) -> None:
         await self.runner.start()
+        await self.batch_runner.start()
 
     async def close(self) -> None:
+        await self.batch_runner.close()
         await self.runner.close()
 
 
@@ -137,7 +142,8 @@ class App:
         self._transports = transports
         # Paths with ids in them, looked at only when the exact-path table has no entry.
         self._prefixed: tuple[tuple[Callable[[str], bool], Handler], ...] = (
-            (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api))
+            (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api),
+            (backlog.batch_api.handles, backlog.batch_api))
         self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
         if outages.lead:
             self._event_handlers.append(outages.monitor.on_event)
@@ -275,7 +281,10 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     status = StatusPage(store, config.status_page, now=wall)
     outages = Outages(store, monitor, notifier, status, admin, lead=lead, page_url=page_url)
     links.append(outages.incident_link)
-    backlog = Backlog(runner, JobsApi(store, auth=auth))
+    batch_runner = BatchRunner(store, router, wall=wall, concurrency=config.batches.concurrency)
+    batch_api = BatchApi(store, auth=auth, wall=wall, max_file_bytes=config.batches.max_file_size,
+                         wake=batch_runner.wake)
+    backlog = Backlog(runner, JobsApi(store, auth=auth), batch_runner, batch_api)
     return App(config, router, apis, metrics, bus, transports, outages, backlog)
 
 
