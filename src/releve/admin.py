@@ -106,7 +106,8 @@ def cost_json(cost: IncidentCost, currency: str) -> dict[str, Any]:
                 "avoided_revenue": round(item.avoided_revenue, 2), "lost_hours": round(item.lost_hours, 6),
                 "saved_hours": round(item.saved_hours, 6), "availability": round(item.availability, 6),
                 "requests": {"served": item.counts.served, "fallback": item.counts.fallback,
-                             "degraded": item.counts.degraded, "failed": item.counts.failed},
+                             "degraded": item.counts.degraded, "deferred": item.counts.deferred,
+                             "failed": item.counts.failed},
                 "from": _iso(item.start), "to": _iso(item.end),
             } for item in cost.processes},
     }

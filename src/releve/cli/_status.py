@@ -54,7 +54,8 @@ def status(
         return
     money = cfg.currency
     incidents = Table(title="Open incidents: cost so far", title_justify="left")
-    for column in ("incident", "status", "process", "requests ok / fallback / failed", "lost", "avoided"):
+    for column in ("incident", "status", "process", "requests ok / fallback / degraded / deferred / failed", "lost",
+                   "avoided"):
         incidents.add_column(column, justify="right" if column in ("lost", "avoided") else "left")
     for cost in costs:
         incident = cost.incident
@@ -64,7 +65,8 @@ def status(
         for item in rows:
             counts = item.counts
             incidents.add_row(f"{incident.id} {incident.name.en}", incident.status.value, item.process,
-                              f"{counts.served} / {counts.fallback} / {counts.failed}",
+                              f"{counts.served} / {counts.fallback} / {counts.degraded} / {counts.deferred} / "
+                              f"{counts.failed}",
                               f"{item.loss:,.2f} {money}", f"{item.avoided:,.2f} {money}")
     out.print(incidents)
     out.print("Cost model: docs/impact.md. Traffic reaches the store every monitor.flush_every (10 s).",

@@ -21,7 +21,7 @@ __all__ = ["MAX_BARS", "Bucket", "Chart", "bucket_minutes", "buckets", "cost_cha
 MAX_BARS = 60
 _NICE = (1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080)
 SERIES = (("served", "primary", "#4477AA"), ("fallback", "fallback", "#66CCEE"),
-          ("degraded", "degraded", "#CCBB44"), ("failed", "failed", "#EE6677"))
+          ("degraded", "degraded", "#CCBB44"), ("deferred", "deferred", "#AA3377"), ("failed", "failed", "#EE6677"))
 _INCURRED, _AVOIDED = "#CC3311", "#009988"
 
 _W = 640
@@ -130,7 +130,8 @@ def _x_labels(start: datetime, size: int, count: int, language: str) -> list[tup
 
 
 def requests_chart(timeline: Sequence[MinuteCost], language: str, *, name: str) -> Chart | None:
-    """Stacked bars of requests (primary, fallback, degraded, failed) per bucket; None without any request."""
+    """Stacked bars of requests (primary, fallback, degraded, deferred, failed) per bucket; None without any
+    request."""
     if not timeline or not any(m.counts.total for m in timeline):
         return None
     size = bucket_minutes(len(timeline))

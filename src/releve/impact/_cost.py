@@ -6,9 +6,10 @@ Over an interval, counted in whole UTC minutes:
 
 - minutes **with traffic** (the process's routes received requests): the loss
   fraction is the share of requests that failed, plus `degraded_weight` times
-  the share answered in a degraded mode (cache, static answer):
-  `loss = (failed + w × degraded) / total`; the saved fraction is the share
-  a fallback answered: `saved = fallback / total`;
+  the share answered in a degraded mode (cache, static answer) or deferred
+  (accepted with a job, answered late):
+  `loss = (failed + w × (degraded + deferred)) / total`; the saved fraction is
+  the share a fallback answered: `saved = fallback / total`;
 - minutes **without traffic**: the process's status stands in, time-weighted:
   major outage 1, partial outage 0.3 (Statuspage's weighting), anything else 0.
 
@@ -34,18 +35,30 @@ _MINUTE = timedelta(minutes=1)
 
 @dataclass(frozen=True, slots=True)
 class Counts:
+    """Requests by outcome, as `TrafficMinute` records them (`deferred` last, so positional counts keep their
+    order)."""
+
     served: int = 0
     fallback: int = 0
     degraded: int = 0
     failed: int = 0
+    deferred: int = 0
 
     @property
     def total(self) -> int:
-        return self.served + self.fallback + self.degraded + self.failed
+        return self.served + self.fallback + self.degraded + self.deferred + self.failed
 
     def __add__(self, other: Counts) -> Counts:
-        return Counts(self.served + other.served, self.fallback + other.fallback, self.degraded + other.degraded,
-                      self.failed + other.failed)
+        return Counts(served=self.served + other.served, fallback=self.fallback + other.fallback,
+                      degraded=self.degraded + other.degraded, failed=self.failed + other.failed,
+                      deferred=self.deferred + other.deferred)
+
+
+def _loss_fraction(counts: Counts, degraded_weight: float) -> float:
+    """`(failed + w × (degraded + deferred)) / total`, 0 without requests: a deferred request was answered, but
+    late, so it counts like a degraded one."""
+    total = counts.total
+    return (counts.failed + degraded_weight * (counts.degraded + counts.deferred)) / total if total else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +93,7 @@ class ProcessCost:
 
     @property
     def loss_fraction(self) -> float:
-        total = self.counts.total
-        return (self.counts.failed + self.degraded_weight * self.counts.degraded) / total if total else 0.0
+        return _loss_fraction(self.counts, self.degraded_weight)
 
     @property
     def saved_fraction(self) -> float:
@@ -167,7 +179,8 @@ def process_cost(name: str, process: ProcessConfig, traffic: Sequence[TrafficMin
     for row in traffic:
         if row.route in routes and first <= row.minute < last:
             per_minute[row.minute] = per_minute.get(row.minute, Counts()) + Counts(
-                row.served, row.fallback, row.degraded, row.failed)
+                served=row.served, fallback=row.fallback, degraded=row.degraded, failed=row.failed,
+                deferred=row.deferred)
     per_hour = process.users * process.hourly_cost + process.revenue_per_hour
     counts = Counts()
     traffic_minutes = 0
@@ -179,7 +192,7 @@ def process_cost(name: str, process: ProcessConfig, traffic: Sequence[TrafficMin
         if found is not None and found.total:
             counts += found
             traffic_minutes += 1
-            loss = (found.failed + degraded_weight * found.degraded) / found.total
+            loss = _loss_fraction(found, degraded_weight)
             saved = found.fallback / found.total
         else:
             found = Counts()

@@ -105,12 +105,13 @@ def _formulas(process: ProcessImpact, currency: str, language: str) -> list[str]
     loss_fraction, saved_fraction = format_number(c.loss_fraction, language, 4), format_number(c.saved_fraction,
                                                                                                language, 4)
     out = [label("f_requests", language, total=count(n.total), served=count(n.served), fallback=count(n.fallback),
-                 degraded=count(n.degraded), failed=count(n.failed)),
+                 degraded=count(n.degraded), deferred=count(n.deferred), failed=count(n.failed)),
            label("f_time", language, traffic=count(round(c.traffic_hours * 60)), quiet=count(round(c.quiet_hours * 60)),
                  **hours)]
     if n.total:
         out += [label("f_loss", language, failed=count(n.failed), weight=_plain(c.degraded_weight, language),
-                      degraded=count(n.degraded), total=count(n.total), value=loss_fraction),
+                      degraded=count(n.degraded), deferred=count(n.deferred), total=count(n.total),
+                      value=loss_fraction),
                 label("f_saved", language, fallback=count(n.fallback), total=count(n.total), value=saved_fraction)]
     users, rate = count(c.users), format_rate(c.hourly_cost, currency, language)
     revenue = format_rate(c.revenue_per_hour, currency, language)
@@ -147,7 +148,8 @@ def _process(process: ProcessImpact, currency: str, language: str) -> dict[str, 
     return {
         "key": process.key, "name": name, "tags": ", ".join(tags),
         "served": format_count(n.served, language), "fallback": format_count(n.fallback, language),
-        "degraded": format_count(n.degraded, language), "failed": format_count(n.failed, language),
+        "degraded": format_count(n.degraded, language), "deferred": format_count(n.deferred, language),
+        "failed": format_count(n.failed, language),
         "total": format_count(n.total, language), "lost_hours": format_hours(c.lost_hours, language),
         "availability": format_percent(c.availability, language),
         "loss": format_money(c.loss, currency, language), "avoided": format_money(c.avoided, currency, language),

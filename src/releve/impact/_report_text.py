@@ -57,6 +57,7 @@ _FR: dict[str, str] = {
     "primary": "Choix principal",
     "fallback": "Secours (bascule)",
     "degraded": "Mode dégradé",
+    "deferred": "Différées",
     "failed": "Échec",
     "total": "Total",
     "lost_hours": "Heures perdues",
@@ -73,9 +74,10 @@ _FR: dict[str, str] = {
     "owner": "responsable : {value}",
     "figures": "Comment chaque chiffre est obtenu",
     "f_requests": "{total} requêtes = {served} choix principal + {fallback} secours + {degraded} mode dégradé "
-                  "+ {failed} échec",
+                  "+ {deferred} différées + {failed} échec",
     "f_time": "{traffic} min avec trafic ({traffic_h} h) + {quiet} min sans trafic ({quiet_h} h)",
-    "f_loss": "Part perdue = ({failed} échecs + {weight} × {degraded} dégradées) / {total} requêtes = {value}",
+    "f_loss": "Part perdue = ({failed} échecs + {weight} × ({degraded} dégradées + {deferred} différées)) / {total} "
+              "requêtes = {value}",
     "f_saved": "Part sauvée = {fallback} secours / {total} requêtes = {value}",
     "f_lost_hours": "Heures perdues = {loss} × {traffic_h} h avec trafic + {quiet_lost_h} h (état, minutes sans "
                     "trafic) = {value}",
@@ -91,7 +93,7 @@ _FR: dict[str, str] = {
     "chart_requests": "Requêtes de {name} par tranche de {bucket}",
     "chart_requests_alt": "Requêtes de {name} par tranche de {bucket}, du {start} au {end}, {bars} barres : "
                           "{served} au choix principal, {fallback} au secours, {degraded} en mode dégradé, "
-                          "{failed} en échec.",
+                          "{deferred} différées, {failed} en échec.",
     "chart_peak": " Le plus d’échecs : {count} à partir de {at}.",
     "chart_no_traffic": "Aucune requête enregistrée pour {name} sur la période.",
     "chart_cost": "Coût cumulé",
@@ -160,6 +162,7 @@ _EN: dict[str, str] = {
     "primary": "Primary",
     "fallback": "Fallback",
     "degraded": "Degraded",
+    "deferred": "Deferred",
     "failed": "Failed",
     "total": "Total",
     "lost_hours": "Hours lost",
@@ -175,9 +178,11 @@ _EN: dict[str, str] = {
     "crit_low": "low", "crit_medium": "medium", "crit_high": "high", "crit_critical": "critical",
     "owner": "owner: {value}",
     "figures": "How each figure is obtained",
-    "f_requests": "{total} requests = {served} primary + {fallback} fallback + {degraded} degraded + {failed} failed",
+    "f_requests": "{total} requests = {served} primary + {fallback} fallback + {degraded} degraded + {deferred} "
+                  "deferred + {failed} failed",
     "f_time": "{traffic} min with traffic ({traffic_h} h) + {quiet} min without traffic ({quiet_h} h)",
-    "f_loss": "Loss fraction = ({failed} failed + {weight} × {degraded} degraded) / {total} requests = {value}",
+    "f_loss": "Loss fraction = ({failed} failed + {weight} × ({degraded} degraded + {deferred} deferred)) / {total} "
+              "requests = {value}",
     "f_saved": "Saved fraction = {fallback} fallback / {total} requests = {value}",
     "f_lost_hours": "Hours lost = {loss} × {traffic_h} h with traffic + {quiet_lost_h} h (status, minutes without "
                     "traffic) = {value}",
@@ -192,7 +197,8 @@ _EN: dict[str, str] = {
     "charts": "Charts",
     "chart_requests": "Requests of {name} per {bucket}",
     "chart_requests_alt": "Requests of {name} per {bucket}, from {start} to {end}, {bars} bars: {served} served by "
-                          "the primary, {fallback} by a fallback, {degraded} degraded, {failed} failed.",
+                          "the primary, {fallback} by a fallback, {degraded} degraded, {deferred} deferred, "
+                          "{failed} failed.",
     "chart_peak": " Most failures: {count} from {at}.",
     "chart_no_traffic": "No requests recorded for {name} in the interval.",
     "chart_cost": "Cumulative cost",
@@ -231,9 +237,9 @@ METHOD_FR = """\
 Sur une période, comptée en minutes UTC entières :
 
 - minutes **avec trafic** (les routes du processus ont reçu des requêtes) : la part perdue est la part des
-  requêtes en échec, plus `degraded_weight` fois la part servie en mode dégradé (cache, réponse statique) :
-  `perte = (échecs + w × dégradées) / total` ; la part sauvée est celle qu’un secours a servie :
-  `sauvée = secours / total` ;
+  requêtes en échec, plus `degraded_weight` fois la part servie en mode dégradé (cache, réponse statique) ou
+  différée (acceptée avec une tâche, servie en retard) : `perte = (échecs + w × (dégradées + différées)) / total` ;
+  la part sauvée est celle qu’un secours a servie : `sauvée = secours / total` ;
 - minutes **sans trafic** : l’état du processus en tient lieu, pondéré par sa durée : panne majeure 1,
   panne partielle 0,3 (la pondération de Statuspage), tout autre état 0.
 

@@ -54,8 +54,10 @@ logger = logging.getLogger("releve.monitor")
 # Upstream answers that are the request's own fault, not the provider's: they say nothing about health.
 _CLIENT_MISTAKES = frozenset({"http_400", "http_404", "http_413", "http_422"})
 _SERVED = frozenset({"served", "fallback"})
-# Request outcomes kept per route and minute for cost reports (index in the counts list).
-_TRAFFIC = {"served": 0, "fallback": 1, "degraded": 2, "failed": 3}
+# Request outcomes kept per route and minute for cost reports (the `TrafficMinute` count each adds to). A hit in
+# an `always` response cache was answered, so it is served; a deferred request (202 and a job) is kept apart.
+_TRAFFIC = {"served": "served", "cached": "served", "fallback": "fallback", "degraded": "degraded",
+            "deferred": "deferred", "failed": "failed"}
 _MAINTENANCE_EVERY = 10.0
 
 
@@ -92,7 +94,7 @@ class Monitor:
         self._maintenance: set[str] = set()
         self._maintenance_read = -1e18
         self._uptime: dict[tuple[str, str, ComponentStatus], float] = {}
-        self._traffic: dict[tuple[str, datetime], list[int]] = {}
+        self._traffic: dict[tuple[str, datetime], dict[str, int]] = {}
         self._last_tick: float | None = None
         self._last_flush = clock.now()
         provider_feeds = {name: p.status_feed for name, p in config.providers.items() if p.status_feed}
@@ -190,9 +192,10 @@ class Monitor:
             if delta <= 0:
                 continue
             route, target, outcome = key
-            slot = _TRAFFIC.get(outcome)
-            if slot is not None:
-                self._traffic.setdefault((route, minute), [0, 0, 0, 0])[slot] += delta
+            count_name = _TRAFFIC.get(outcome)
+            if count_name is not None:
+                minute_counts = self._traffic.setdefault((route, minute), {})
+                minute_counts[count_name] = minute_counts.get(count_name, 0) + delta
             if outcome in _SERVED:
                 if target in self._target_windows:
                     window = self._target_windows[target]
@@ -322,7 +325,7 @@ class Monitor:
     async def _flush_uptime(self) -> None:
         """Uptime seconds and traffic minutes go to the store together, every `flush_every` and at shutdown."""
         if self._traffic:
-            minutes = [TrafficMinute(route, minute, *counts) for (route, minute), counts in self._traffic.items()]
+            minutes = [TrafficMinute(route, minute, **counts) for (route, minute), counts in self._traffic.items()]
             self._traffic = {}
             await asyncio.to_thread(self._store.add_traffic, minutes)
         if not self._uptime:

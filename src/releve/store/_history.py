@@ -20,7 +20,7 @@ from ._schema import components, status_changes, traffic_minutes
 
 __all__ = ["History", "record_change"]
 
-_COUNTS = ("served", "fallback", "degraded", "failed")
+_COUNTS = ("served", "fallback", "degraded", "deferred", "failed")
 
 
 def record_change(connection: Connection, rows: Sequence[tuple[str, ComponentStatus, datetime]]) -> None:
@@ -80,7 +80,8 @@ class History:
                  .order_by(traffic_minutes.c.minute, traffic_minutes.c.route))
         with self._begin() as connection:
             return [TrafficMinute(route=row.route, minute=row.minute, served=row.served, fallback=row.fallback,
-                                  degraded=row.degraded, failed=row.failed) for row in connection.execute(query)]
+                                  degraded=row.degraded, deferred=row.deferred, failed=row.failed)
+                    for row in connection.execute(query)]
 
     # --- status changes ---------------------------------------------------------------------
 

@@ -220,14 +220,15 @@ class TrafficMinute:
 
     route: str
     minute: datetime    # the minute's start, aware UTC, seconds zero
-    served: int = 0     # answered by the route's first choice
+    served: int = 0     # answered by the route's first choice, or by an `always` response cache
     fallback: int = 0   # answered by another target after a failover (losses avoided)
     degraded: int = 0   # answered in a degraded mode (cache, static answer)
     failed: int = 0     # no target could answer
+    deferred: int = 0   # accepted for a late answer: 202 and a job (last, so positional counts keep their order)
 
     @property
     def total(self) -> int:
-        return self.served + self.fallback + self.degraded + self.failed
+        return self.served + self.fallback + self.degraded + self.deferred + self.failed
 
 
 @dataclass(frozen=True, slots=True)

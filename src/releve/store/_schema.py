@@ -168,6 +168,8 @@ traffic_minutes = Table(
     Column("fallback", Integer, nullable=False, server_default="0"),
     Column("degraded", Integer, nullable=False, server_default="0"),
     Column("failed", Integer, nullable=False, server_default="0"),
+    # Revision 0004: answered later, through a job (202 Accepted).
+    Column("deferred", Integer, nullable=False, server_default="0"),
     PrimaryKeyConstraint("route", "minute", name="pk_traffic_minutes"),
 )
 

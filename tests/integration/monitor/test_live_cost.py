@@ -54,6 +54,8 @@ def test_an_open_incident_shows_what_failover_saved(tmp_path: Path) -> None:
                 primary.clear_faults()
                 reader.close()
     assert cost["requests"]["failed"] == 0  # the fallback answered everything
+    assert set(cost["requests"]) == {"served", "fallback", "degraded", "deferred", "failed"}
+    assert cost["requests"]["deferred"] == 0  # no client asked for a late answer
     assert cost["avoided_productivity"] > 0 and cost["avoided_revenue"] > 0
     assert cost["productivity_loss"] == 0 and cost["availability"] == 1.0
     # The figures follow the formula from their own counts.
@@ -64,3 +66,4 @@ def test_an_open_incident_shows_what_failover_saved(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "Customer support" in result.output and "degraded_performance" in result.output
     assert "Open incidents: cost so far" in result.output and "customer-support" in result.output
+    assert "ok / fallback / degraded / deferred / failed" in result.output

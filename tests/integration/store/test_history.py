@@ -28,13 +28,21 @@ def _change(component_id: str, at: datetime, status: ComponentStatus) -> StatusC
 
 
 def test_traffic_accumulates_within_a_batch_and_across_calls(store: Store) -> None:
-    store.add_traffic([TrafficMinute("chat", T0, served=10, fallback=2),
-                       TrafficMinute("chat", T0, served=5, degraded=1, failed=3)])
-    store.add_traffic([TrafficMinute("chat", T0, served=1, fallback=1, degraded=1, failed=1)])
+    store.add_traffic([TrafficMinute("chat", T0, served=10, fallback=2, deferred=4),
+                       TrafficMinute("chat", T0, served=5, degraded=1, failed=3, deferred=2)])
+    store.add_traffic([TrafficMinute("chat", T0, served=1, fallback=1, degraded=1, deferred=1, failed=1)])
     [row] = store.traffic(["chat"], T0, T0 + MIN)
-    assert row == TrafficMinute("chat", T0, served=16, fallback=3, degraded=2, failed=4)
-    assert row.total == 25
+    assert row == TrafficMinute("chat", T0, served=16, fallback=3, degraded=2, deferred=7, failed=4)
+    assert row.total == 32
     assert row.minute.tzinfo is UTC
+
+
+def test_deferred_requests_are_kept_apart_from_every_other_outcome(store: Store) -> None:
+    store.add_traffic([TrafficMinute("chat", T0, deferred=3), TrafficMinute("chat", T0 + MIN, served=2)])
+    store.add_traffic([TrafficMinute("chat", T0 + MIN, deferred=5)])
+    first, second = store.traffic(["chat"], T0, T0 + 2 * MIN)
+    assert first == TrafficMinute("chat", T0, deferred=3) and first.total == 3
+    assert second == TrafficMinute("chat", T0 + MIN, served=2, deferred=5) and second.total == 7
 
 
 def test_the_same_minute_in_another_zone_is_the_same_row(store: Store) -> None:

@@ -27,10 +27,10 @@ from releve.store import (
     TrafficMinute,
 )
 from releve.store._engine import make_engine
-from releve.store._schema import components, incidents, metadata, uptime_days
+from releve.store._schema import components, incidents, metadata, traffic_minutes, uptime_days
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-HEAD = "0003"
+HEAD = "0004"
 TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox",
           "traffic_minutes", "status_changes", "jobs", "idempotency", "files", "batches", "batch_lines"}
 MIGRATIONS = Path(releve.store.__file__).with_name("migrations")
@@ -49,6 +49,18 @@ def test_open_creates_the_schema_at_head(store: Store, database_url: str) -> Non
             assert MigrationContext.configure(connection).get_current_revision() == HEAD
     finally:
         engine.dispose()
+
+
+def test_traffic_minutes_count_every_outcome(store: Store, database_url: str) -> None:
+    engine = create_engine(_engine_url(database_url))
+    try:
+        with engine.connect() as connection:
+            columns = {column["name"]: column for column in inspect(connection).get_columns("traffic_minutes")}
+    finally:
+        engine.dispose()
+    assert set(columns) == {"route", "minute", "served", "fallback", "degraded", "deferred", "failed"}
+    assert not columns["deferred"]["nullable"]
+    assert str(columns["deferred"]["default"]).strip("'()") == "0"
 
 
 def test_the_migration_builds_what_the_queries_expect(store: Store, database_url: str) -> None:
@@ -124,6 +136,31 @@ def test_a_database_at_0001_upgrades_to_head_keeping_its_data(database_url: str)
             assert MigrationContext.configure(connection).get_current_revision() == HEAD
     finally:
         engine.dispose()
+
+
+def test_a_database_at_0003_upgrades_to_head_keeping_its_traffic(database_url: str) -> None:
+    _migrate_to(database_url, "0003")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            assert "deferred" not in {c["name"] for c in inspect(connection).get_columns("traffic_minutes")}
+            # Only the columns 0003 has: an INSERT names the values it is given.
+            connection.execute(traffic_minutes.insert().values(route="chat", minute=T0, served=5, fallback=4,
+                                                               degraded=3, failed=2))
+    finally:
+        engine.dispose()
+
+    store = Store(database_url)
+    store.open()
+    try:
+        # Rows written before 0004 count no deferred request; new ones add to the same row.
+        assert store.traffic(["chat"], T0, T0 + timedelta(minutes=1)) == [
+            TrafficMinute("chat", T0, served=5, fallback=4, degraded=3, failed=2)]
+        store.add_traffic([TrafficMinute("chat", T0, deferred=6)])
+        assert store.traffic(["chat"], T0, T0 + timedelta(minutes=1)) == [
+            TrafficMinute("chat", T0, served=5, fallback=4, degraded=3, failed=2, deferred=6)]
+    finally:
+        store.close()
 
 
 def test_reopening_is_idempotent_and_keeps_the_data(store: Store, database_url: str) -> None:

@@ -41,6 +41,29 @@ def test_degraded_answers_count_at_their_weight() -> None:
     assert cost.lost_hours == pytest.approx(0.05 * 6 / 60)
 
 
+def test_deferred_requests_count_like_degraded_ones() -> None:
+    """loss = (failed + w × (degraded + deferred)) / total: a deferred request was answered, but late."""
+    traffic = minutes(10, served=50, fallback=10, degraded=5, deferred=25, failed=10)
+    cost = process_cost("support", PROCESS, traffic, [], START, START + timedelta(minutes=10), degraded_weight=0.4)
+    assert cost.counts == Counts(served=500, fallback=100, degraded=50, deferred=250, failed=100)
+    assert cost.counts.total == 1000
+    loss = (100 + 0.4 * (50 + 250)) / 1000
+    assert cost.loss_fraction == pytest.approx(loss, rel=1e-12)
+    assert cost.saved_fraction == pytest.approx(0.10, rel=1e-12)
+    hours = 10 / 60
+    assert cost.lost_hours == pytest.approx(loss * hours, rel=1e-12)
+    assert cost.productivity_loss == pytest.approx(40 * 35 * loss * hours, rel=1e-12)
+    assert cost.revenue_loss == pytest.approx(1200 * loss * hours, rel=1e-12)
+    assert cost.availability == pytest.approx(1 - loss, rel=1e-12)
+    assert all(m.loss == pytest.approx(loss, rel=1e-12) for m in cost.timeline)
+    assert sum(m.cost for m in cost.timeline) == pytest.approx(cost.loss)
+    # Deferred alone: at weight 1 they cost as much as failures, at weight 0 nothing.
+    only = minutes(2, served=60, deferred=40)
+    end = START + timedelta(minutes=2)
+    assert process_cost("support", PROCESS, only, [], START, end, degraded_weight=1.0).loss_fraction == 0.4
+    assert process_cost("support", PROCESS, only, [], START, end, degraded_weight=0.0).loss == 0
+
+
 def test_without_traffic_the_status_stands_in() -> None:
     history = [
         StatusChange("process:support", START - timedelta(hours=1), ComponentStatus.OPERATIONAL),

@@ -67,7 +67,7 @@ def test_acceptance_incident_figures_equal_the_formula(store: Store, cfg: Config
         assert "40 users × 35 EUR/h × 0.0200 h = 28.00 EUR" in document
         assert "1,200 EUR/h × 0.0200 h = 24.00 EUR" in document
         assert "40 users × 35 EUR/h × 0.0500 h = 70.00 EUR" in document
-        assert "(120 failed + 0.5 × 0 degraded) / 1,000 requests = 0.1200" in document
+        assert "(120 failed + 0.5 × (0 degraded + 0 deferred)) / 1,000 requests = 0.1200" in document
         assert "Cost incurred = 28.00 EUR + 24.00 EUR = 52.00 EUR" in document
         assert "met (8 min against an RTO of 15 min)" in document
         assert "2 min 30 s" in document
@@ -188,7 +188,8 @@ def test_method_section_quotes_the_cost_model_in_both_languages(store: Store, cf
     assert doc[doc.index("Over an interval"):].strip() in english
     assert "minutes **sans trafic**" in french and "panne partielle 0,3" in french
     html = render_report(report, "en")[0]
-    assert "<code>loss = (failed + w × degraded) / total</code>" in html
+    assert "<code>loss = (failed + w × (degraded + deferred)) / total</code>" in html
+    assert "<code>perte = (échecs + w × (dégradées + différées)) / total</code>" in render_report(report, "fr")[0]
 
 
 def test_report_without_processes(store: Store, cfg: Config) -> None:
@@ -199,3 +200,27 @@ def test_report_without_processes(store: Store, cfg: Config) -> None:
     html, markdown = render_report(report, "fr")
     assert "Aucun processus métier n’est concerné." in markdown and "<svg" not in html
     assert "inconnu : le début de la panne n’a pas été enregistré" in plain(markdown)
+
+
+def test_deferred_requests_are_shown_apart_and_counted_like_degraded_ones(store: Store, cfg: Config) -> None:
+    """A minute with deferred requests: their own column, their own term in the formulas, the degraded weight."""
+    store.add_traffic([TrafficMinute("chat", T0, served=50, fallback=10, degraded=4, deferred=30, failed=6)])
+    report = period_report(store, cfg, T0, T0 + MIN, now=T0 + MIN)
+    support = next(p for p in report.processes if p.key == "support")
+    assert support.cost.counts.deferred == 30 and support.cost.counts.total == 100
+    assert support.cost.loss_fraction == pytest.approx((6 + 0.5 * (4 + 30)) / 100, rel=TIGHT)
+    html, markdown = (plain(document) for document in render_report(report, "en"))
+    assert "| Process | Primary | Fallback | Degraded | Deferred | Failed | Total |" in markdown
+    assert "| Customer support | 50 | 10 | 4 | 30 | 6 | 100 |" in markdown
+    assert '<th scope="col" class="num">Deferred</th>' in html and '<td class="num">30</td>' in html
+    for document in (html, markdown):
+        assert "100 requests = 50 primary + 10 fallback + 4 degraded + 30 deferred + 6 failed" in document
+        assert "(6 failed + 0.5 × (4 degraded + 30 deferred)) / 100 requests = 0.2300" in document
+        assert "4 degraded, 30 deferred, 6 failed." in document   # the chart's text alternative
+    html_fr, markdown_fr = (plain(document) for document in render_report(report, "fr"))
+    header = "| Processus | Choix principal | Secours (bascule) | Mode dégradé | Différées | Échec | Total |"
+    assert header in markdown_fr
+    assert "| Support client | 50 | 10 | 4 | 30 | 6 | 100 |" in markdown_fr
+    for document in (html_fr, markdown_fr):
+        assert "100 requêtes = 50 choix principal + 10 secours + 4 mode dégradé + 30 différées + 6 échec" in document
+        assert "Part perdue = (6 échecs + 0,5 × (4 dégradées + 30 différées)) / 100 requêtes = 0,2300" in document

@@ -41,15 +41,33 @@ def test_requests_chart_has_a_text_alternative_and_a_legend() -> None:
     root = ET.fromstring(chart.svg)   # well-formed XML, as WeasyPrint needs
     assert root.get("role") == "img" and root.get("aria-label") == chart.alt
     assert root.find(f"{SVG}title") is not None and root.find(f"{SVG}desc") is not None
-    assert "10 bars: 580 served by the primary, 300 by a fallback, 0 degraded, 120 failed" in chart.alt
+    assert "10 bars: 580 served by the primary, 300 by a fallback, 0 degraded, 0 deferred, 120 failed" in chart.alt
     assert "Most failures: 30 from Mar 2 10:02" in chart.alt
     bars = root.findall(f"{SVG}g")
     assert len(bars) == 10
     # Minute 2: 70 fallback under 30 failed, each segment in its own colour.
     assert [rect.get("fill") for rect in bars[2].findall(f"{SVG}rect")] == ["#66CCEE", "#EE6677"]
     labels = [text.text for text in root.iter(f"{SVG}text")]
-    for legend in ("Primary (580)", "Fallback (300)", "Degraded (0)", "Failed (120)", "requests", "Time (UTC)"):
+    for legend in ("Primary (580)", "Fallback (300)", "Degraded (0)", "Deferred (0)", "Failed (120)", "requests",
+                   "Time (UTC)"):
         assert legend in labels
+
+
+def test_deferred_requests_are_a_fifth_series_with_their_own_colour() -> None:
+    counts = Counts(served=5, fallback=4, degraded=3, failed=1, deferred=2)
+    chart = requests_chart([MinuteCost(T0, counts, 0.0, 0.0, 0.0)], "fr", name="Support")
+    assert chart is not None
+    root = ET.fromstring(chart.svg)
+    [bar] = root.findall(f"{SVG}g")
+    fills = [rect.get("fill") for rect in bar.findall(f"{SVG}rect")]
+    assert len(fills) == 5 and len(set(fills)) == 5   # stacked: primary, fallback, degraded, deferred, failed
+    assert fills[3] == "#AA3377"
+    assert "2 différées" in (bar.findtext(f"{SVG}title") or "")
+    keys = [rect.get("fill") for rect in root.findall(f"{SVG}rect") if rect.get("width") == "12"]
+    assert keys == fills                               # one legend key per series, same colours
+    labels = [text.text for text in root.iter(f"{SVG}text")]
+    assert "Différées (2)" in labels
+    assert "3 en mode dégradé, 2 différées, 1 en échec." in chart.alt
 
 
 def test_no_requests_no_chart() -> None:
