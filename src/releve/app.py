@@ -30,6 +30,7 @@ from releve.gateway import (
     BreakerChanged,
     BreakerState,
     ClientAuth,
+    DataPolicies,
     DegradedModes,
     Event,
     EventBus,
@@ -251,7 +252,8 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
         logger.log(level, "breaker for %s: %s -> %s", label, old.value, new.value)
         bus.publish(BreakerChanged(label, old.value, new.value, clock.now()))
 
-    router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus)
+    router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus,
+                    data=DataPolicies(config, guard=None))
     metrics = GatewayMetrics(bus)
     for plan in router.routes.values():
         for target in plan.targets:

@@ -8,6 +8,7 @@
         ├── InvalidRequest          the client's own mistake (400/404/413/…)
         ├── Unauthorized            missing or wrong client key (401)
         ├── NoTargetAvailable       every target failed or was unavailable
+        │   └── DataPolicyRefusal   no target allowed by the data policy could take the request
         └── UpstreamError           one attempt failed (never reaches a client as is)
 
 The router only ever sees these types: provider adapters translate aiohttp's
@@ -86,6 +87,15 @@ class NoTargetAvailable(GatewayError):
     def __init__(self, message: str, *, status: int, retry_after: float | None) -> None:
         super().__init__(message, retry_after=retry_after)
         self.status = status
+
+
+class DataPolicyRefusal(NoTargetAvailable):
+    """The data policy left no target that may receive this request, or the allowed ones are down.
+
+    Nothing was sent to a target the policy refuses: the client learns which policy applied.
+    """
+
+    code = "data_policy"
 
 
 class UpstreamError(GatewayError):

@@ -163,10 +163,16 @@ def _personal_data_findings(config: Config) -> list[Finding]:
                 where = f"processes.{name}"
                 if policy is False:
                     found.append(Finding(Severity.WARNING, where, f"route '{route_name}': {when}requests with "
-                                         f"personal data would go to '{provider}', which may not receive them "
-                                         "(personal_data: false)"))
+                                         f"personal data cannot go to '{provider}', which may not receive them "
+                                         "(personal_data: false): they are refused; add a fallback that may"))
                 else:
                     found.append(Finding(Severity.INFO, where, f"route '{route_name}': {when}requests with personal "
-                                         f"data would go to '{provider}' only after pseudonymisation, which a later "
-                                         "release enforces"))
+                                         f"data go to '{provider}' only pseudonymised (identifiers replaced, "
+                                         "answers re-identified)"))
+    undeclared = sorted(name for name, provider in config.providers.items()
+                        if "personal_data" not in provider.model_fields_set)
+    if undeclared and (config.processes or any(route.data != "none" for route in config.routes.values())):
+        found.append(Finding(Severity.INFO, "providers", f"{', '.join(undeclared)}: personal_data not declared, "
+                             "assumed true (may receive personal data as is); declare false or pseudonymized "
+                             "where the contract says so"))
     return found

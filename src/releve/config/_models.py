@@ -111,7 +111,8 @@ class ProviderConfig(_Model):
     anthropic_version: str = "2023-06-01"
     region: str | None = None  # where the provider processes data: shown in the plan, checked for single regions
     # May requests with personal data go there? true, false, or "pseudonymized" (only after pseudonymisation).
-    personal_data: bool | Literal["pseudonymized"] = False
+    # Left out, it is assumed true (no restriction, no detection cost) and `releve check` says so.
+    personal_data: bool | Literal["pseudonymized"] = True
     # Open connections to this provider (0: no cap). Past the cap aiohttp queues requests out of
     # sight, so keep it above the concurrency you expect; streams hold a connection each.
     max_connections: Annotated[int, Field(ge=0)] = 1024
@@ -205,7 +206,9 @@ class RouteConfig(_Model):
     hedge_after: Duration | Literal["p95"] | None = None
     stream_idle_timeout: Duration = 30.0  # no chunk for this long: the stream has failed
     recover_streams: bool = True  # continue a broken stream on the next target
-    data: Literal["none", "personal"] = "none"  # personal: its requests carry personal data
+    # What its requests carry: personal data, none, or "detect" (look for identifiers where a target needs it).
+    data: Literal["none", "personal", "detect"] = "detect"
+    allowed_regions: list[str] | None = None  # only providers in these regions may receive its requests
     cache: CacheConfig = CacheConfig()
     degraded: DegradedConfig = DegradedConfig()
 

@@ -8,6 +8,7 @@ from ._access_log import AccessLog, start_log_thread
 from ._auth import ClientAuth, hash_key
 from ._breaker import Breaker, BreakerInput, BreakerPolicy, BreakerState, IllegalTransition
 from ._cache import ResponseCache, cache_key, completion_to_sse
+from ._data import DataGuard, DataPolicies, Pseudonymized, RequestPolicy, TargetRule
 from ._degraded import DegradedModes, RequestExtras, RoutePolicy, negotiate_language, request_extras
 from ._events import (
     AttemptFailed,
@@ -21,7 +22,7 @@ from ._events import (
     StreamRecovered,
     TargetSkipped,
 )
-from ._limits import CLIENT_PRIORITY, HIGH, LOW, NORMAL, ConcurrencyLimiter
+from ._limits import CLIENT_PRIORITY, HIGH, LOW, MARKED_PERSONAL, NORMAL, ConcurrencyLimiter
 from ._metrics import LATENCY_BUCKETS, GatewayMetrics
 from ._openai_wire import check_chat, check_embeddings, error_body, relayed_error_body
 from ._plan import RoutePlan, Target, TargetHealth, build_routes
@@ -45,6 +46,8 @@ __all__ = [
     "CapturedResponse",
     "ClientAuth",
     "ConcurrencyLimiter",
+    "DataGuard",
+    "DataPolicies",
     "DeferredJob",
     "Deferrer",
     "DegradedModes",
@@ -58,10 +61,13 @@ __all__ = [
     "IllegalTransition",
     "LATENCY_BUCKETS",
     "LOW",
+    "MARKED_PERSONAL",
     "NORMAL",
     "OpenAIApi",
+    "Pseudonymized",
     "RequestExtras",
     "RequestFailed",
+    "RequestPolicy",
     "RequestRecorder",
     "ResponseCache",
     "RetryPolicy",
@@ -74,6 +80,7 @@ __all__ = [
     "StreamRecovered",
     "Target",
     "TargetHealth",
+    "TargetRule",
     "TargetSkipped",
     "build_routes",
     "cache_key",

@@ -17,10 +17,13 @@ import heapq
 import itertools
 from contextvars import ContextVar
 
-__all__ = ["CLIENT_PRIORITY", "HIGH", "LOW", "NORMAL", "ConcurrencyLimiter"]
+__all__ = ["CLIENT_PRIORITY", "HIGH", "LOW", "MARKED_PERSONAL", "NORMAL", "ConcurrencyLimiter"]
 
 HIGH, NORMAL, LOW = 0, 1, 2
 CLIENT_PRIORITY: ContextVar[int] = ContextVar("releve_client_priority", default=NORMAL)
+# Set by the inbound API when the client marked the request `x-releve-data: personal` (it may raise the
+# route's data class, never lower it); the router reads it with the same zero cost when unset.
+MARKED_PERSONAL: ContextVar[bool] = ContextVar("releve_marked_personal", default=False)
 
 
 class ConcurrencyLimiter:

@@ -24,13 +24,17 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iter
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from releve.clock import Clock
-from releve.errors import InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
+import orjson
 
+from releve.clock import Clock
+from releve.errors import DataPolicyRefusal, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
+
+from ._data import DataPolicies, RequestPolicy
 from ._deadlines import DeadlineWheel
 from ._events import AttemptFailed, EventBus, HedgeCancelled, HedgeStarted, ServedByFallback, TargetSkipped
-from ._limits import CLIENT_PRIORITY, ConcurrencyLimiter
+from ._limits import CLIENT_PRIORITY, MARKED_PERSONAL, ConcurrencyLimiter
 from ._plan import RoutePlan, Target, TargetHealth
+from ._reidentify import ReidentifiedStream
 from ._sse import first_chunk_problem
 from .providers import Operation, UpstreamCall, UpstreamResponse, UpstreamStream
 
@@ -67,6 +71,7 @@ class _Outcome:
     timeout: bool = False
     skipped: bool = False        # not tried: breaker open, rate limited or at capacity
     saturated: bool = False      # not tried: the provider's max_concurrency was reached
+    refused: bool = False        # not tried: the data policy does not allow it to receive this request
     untranslatable: bool = False  # not tried: its family cannot carry the request
 
 
@@ -79,9 +84,10 @@ class _Won(Generic[_T]):
 class _Run:
     """The bookkeeping of one request's attempts."""
 
-    __slots__ = ("attempts", "deadline", "deadline_reached", "outcomes")
+    __slots__ = ("attempts", "deadline", "deadline_reached", "outcomes", "policy")
 
     def __init__(self, deadline: float) -> None:
+        self.policy: RequestPolicy | None = None
         self.deadline = deadline
         self.outcomes: list[_Outcome] = []
         self.attempts = 0
@@ -90,8 +96,9 @@ class _Run:
 
 class Router:
     def __init__(self, routes: Mapping[str, RoutePlan], clock: Clock, bus: EventBus,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, data: DataPolicies | None = None) -> None:
         self.routes = dict(routes)
+        self.data = data
         self._clock = clock
         self._bus = bus
         self._rng = rng or random.Random()
@@ -117,16 +124,36 @@ class Router:
             self._wheel.close()
             self._wheel = None
 
-    async def send(self, plan: RoutePlan, body: Body, operation: Operation = Operation.CHAT) -> Served:
-        async def attempt(target: Target) -> UpstreamResponse:
-            return await target.transport.send(UpstreamCall(operation, body, target.model))
+    def _policy(self, plan: RoutePlan, body: Body) -> RequestPolicy | None:
+        """The data policy for this request; None (the usual case) when nothing restricts the route."""
+        return None if self.data is None else self.data.decide(plan.name, body, MARKED_PERSONAL.get())
 
-        won, attempts = await self._run(plan, attempt)
+    async def send(self, plan: RoutePlan, body: Body, operation: Operation = Operation.CHAT) -> Served:
+        policy = self._policy(plan, body)
+        if policy is None:
+            async def attempt(target: Target) -> UpstreamResponse:
+                return await target.transport.send(UpstreamCall(operation, body, target.model))
+        else:
+            async def attempt(target: Target) -> UpstreamResponse:
+                sent, pseudonymized = policy.body_for(target.label, body)
+                response = await target.transport.send(UpstreamCall(operation, sent, target.model))
+                if pseudonymized is None:
+                    return response
+                answer = pseudonymized.reidentify_answer(orjson.loads(response.body))
+                return UpstreamResponse(response.status, orjson.dumps(answer))
+
+        won, attempts = await self._run(plan, attempt, policy=policy)
         return Served(won.value, won.target, attempts)
 
     async def open_stream(self, plan: RoutePlan, body: Body, *, exclude: Collection[Target] = ()) -> ServedStream:
+        policy = self._policy(plan, body)
+
         async def attempt(target: Target) -> tuple[UpstreamStream, AsyncIterator[bytes], bytes]:
-            stream = await target.transport.open_stream(UpstreamCall(Operation.CHAT, body, target.model, True))
+            sent, pseudonymized = (body, None) if policy is None else policy.body_for(target.label, body)
+            stream: UpstreamStream = await target.transport.open_stream(
+                UpstreamCall(Operation.CHAT, sent, target.model, True))
+            if pseudonymized is not None:
+                stream = ReidentifiedStream(stream, pseudonymized.stream())
             try:
                 chunks = aiter(stream)
                 try:
@@ -143,7 +170,7 @@ class Router:
         async def discard(opened: tuple[UpstreamStream, AsyncIterator[bytes], bytes]) -> None:
             await opened[0].aclose()
 
-        won, attempts = await self._run(plan, attempt, exclude, discard)
+        won, attempts = await self._run(plan, attempt, exclude, discard, policy=policy)
         stream, chunks, first = won.value
         return ServedStream(first, chunks, stream, won.target, attempts)
 
@@ -162,8 +189,10 @@ class Router:
 
     async def _run(self, plan: RoutePlan, attempt: Callable[[Target], Awaitable[_T]],
                    exclude: Collection[Target] = (),
-                   discard: Callable[[_T], Awaitable[None]] | None = None) -> tuple[_Won[_T], int]:
+                   discard: Callable[[_T], Awaitable[None]] | None = None, *,
+                   policy: RequestPolicy | None = None) -> tuple[_Won[_T], int]:
         run = _Run(self._clock.now() + plan.timeout)
+        run.policy = policy
         for retry in range(plan.retry.retries + 1):
             if retry:
                 pause = plan.retry.delay(retry - 1, self._rng)
@@ -190,8 +219,14 @@ class Router:
 
     def _available(self, plan: RoutePlan, run: _Run, exclude: Collection[Target]) -> Iterator[Target]:
         """The targets that may be tried now, in order; records why the others are skipped."""
+        policy = run.policy
         for target in plan.ordered(self._rng):
             if target in exclude:
+                continue
+            if policy is not None and (refusal := policy.refusal(target.label)) is not None:
+                if not any(o.label == target.label and o.refused for o in run.outcomes):  # once, not per pass
+                    run.outcomes.append(_Outcome(target.label, refusal, skipped=True, refused=True))
+                    self._bus.publish(TargetSkipped(plan.name, target.label, refusal, self._clock.now()))
                 continue
             health = target.health
             now = self._clock.now()
@@ -321,6 +356,9 @@ class Router:
 
     def _exhausted(self, plan: RoutePlan, run: _Run) -> InvalidRequest | NoTargetAvailable:
         outcomes = run.outcomes
+        refused = [o for o in outcomes if o.refused]
+        if refused:
+            return self._refused_by_policy(plan, run, refused)
         if outcomes and all(o.untranslatable for o in outcomes):
             reasons = "; ".join(f"{o.label}: {o.what}" for o in outcomes)
             return InvalidRequest(f"No target of route '{plan.name}' can carry this request ({reasons}).",
@@ -346,6 +384,20 @@ class Router:
         message = (f"Route '{plan.name}': no target could answer ({detail}). "
                    f"Retry after {math.ceil(retry_after)} s.")
         return NoTargetAvailable(message, status=status, retry_after=retry_after)
+
+    def _refused_by_policy(self, plan: RoutePlan, run: _Run, refused: list[_Outcome]) -> NoTargetAvailable:
+        """No allowed target answered: 503 when the allowed ones are down, 403 when none may receive it."""
+        reasons = "; ".join(f"{o.label}: {o.what}" for o in refused)
+        allowed = [o for o in run.outcomes if not o.refused]
+        what = "personal data" if run.policy is not None and run.policy.personal else "this request"
+        if allowed:
+            detail = "; ".join(f"{o.label}: {o.what}" for o in allowed)
+            message = (f"Route '{plan.name}': the targets allowed to receive {what} cannot answer ({detail}); "
+                       f"the others may not receive it ({reasons}). Nothing was sent to them.")
+            return DataPolicyRefusal(message, status=503, retry_after=self._retry_after(plan))
+        message = (f"Route '{plan.name}': no target may receive {what} under the data policy ({reasons}). "
+                   "Nothing was sent.")
+        return DataPolicyRefusal(message, status=403, retry_after=None)
 
     def _retry_after(self, plan: RoutePlan) -> float:
         now = self._clock.now()

@@ -18,7 +18,7 @@ from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Untra
 
 from ._degraded import request_extras
 from ._inbound import InboundApi
-from ._limits import CLIENT_PRIORITY
+from ._limits import CLIENT_PRIORITY, MARKED_PERSONAL
 from ._openai_wire import parse_object
 from ._plan import RoutePlan
 from ._router import ServedStream
@@ -90,6 +90,8 @@ class AnthropicApi(InboundApi):
             route_name = plan.name
             if client is not None and client in self._priorities:
                 CLIENT_PRIORITY.set(self._priorities[client])
+            if request_extras(scope["headers"]).personal:
+                MARKED_PERSONAL.set(True)
             try:
                 internal = anthropic_request_to_openai(body)
             except Untranslatable as exc:
@@ -105,7 +107,8 @@ class AnthropicApi(InboundApi):
             return
         except GatewayError as exc:
             policy = self._modes.policies.get(route_name) if self._modes is not None else None
-            if isinstance(exc, NoTargetAvailable) and policy is not None and self._modes is not None:
+            if isinstance(exc, NoTargetAvailable) and exc.status != 403 and policy is not None \
+                    and self._modes is not None:
                 # The route's own words, in the client's language (the other degraded modes speak OpenAI's API).
                 message = self._modes.message(policy, request_extras(scope["headers"]), exc.message)
                 exc = NoTargetAvailable(message, status=503, retry_after=exc.retry_after or 1.0)

@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 
 from releve.asgi import JSON_HEADERS, SSE_HEADERS, ClientGone, Receive, Scope, Send, read_body, send_bytes
-from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
+from releve.errors import DataPolicyRefusal, GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
 
 from ._cache import cache_key, completion_to_sse
 from ._degraded import NO_EXTRAS, RequestExtras, RoutePolicy, deferred_body, request_extras, static_completion
 from ._inbound import InboundApi
-from ._limits import CLIENT_PRIORITY
+from ._limits import CLIENT_PRIORITY, MARKED_PERSONAL
 from ._openai_wire import (
     check_chat,
     check_embeddings,
@@ -84,6 +84,8 @@ class OpenAIApi(InboundApi):
             modes = self._modes
             if modes is not None:
                 extras = request_extras(scope["headers"])
+                if extras.personal:
+                    MARKED_PERSONAL.set(True)
                 policy = modes.policies.get(plan.name)
                 if policy is not None or extras is not NO_EXTRAS:
                     await self._serve_carefully(receive, send, plan, operation, body, raw, stream, extras, policy,
@@ -135,6 +137,8 @@ class OpenAIApi(InboundApi):
         try:
             served_stream = await self._router.open_stream(plan, body)
         except NoTargetAvailable as exc:
+            if isinstance(exc, DataPolicyRefusal) and exc.status == 403:
+                raise
             down = await self._when_down(plan, operation, body, extras, policy, client, started, exc, stream=True)
             await self._send_degraded(send, down, stream=True)
             return
@@ -152,6 +156,10 @@ class OpenAIApi(InboundApi):
             key = cache_key(plan.name, operation, body)
         try:
             served = await self._router.send(plan, body, operation)
+        except DataPolicyRefusal as exc:
+            if exc.status == 403:  # not an outage: no target may ever receive it, so no degraded mode applies
+                return self._captured_refusal(exc, plan.name, started, client)
+            return await self._when_down(plan, operation, body, extras, policy, client, started, exc, stream=False)
         except NoTargetAvailable as exc:
             return await self._when_down(plan, operation, body, extras, policy, client, started, exc, stream=False)
         except GatewayError as exc:

@@ -13,7 +13,7 @@ PROVIDERS = """
 auth: none
 providers:
   a: {kind: openai-compatible, base_url: "https://a.example.com/v1", region: eu, personal_data: true}
-  b: {kind: openai-compatible, base_url: "https://b.example.com/v1", region: us}
+  b: {kind: openai-compatible, base_url: "https://b.example.com/v1", region: us, personal_data: false}
   c: {kind: openai-compatible, base_url: "https://c.example.com/v1", region: eu, personal_data: pseudonymized}
   d: {kind: openai-compatible, base_url: "https://d.example.com/v1", region: eu, personal_data: true}
 """
@@ -142,10 +142,10 @@ routes: {r: {targets: [{provider: a, model: m}, {provider: b, model: m}, {provid
 processes: {p: {routes: [r], personal_data: true}}
 """), "processes.p")
     assert [(f.severity, f.message) for f in found] == [
-        (Severity.WARNING, "route 'r': during an outage of 'a', requests with personal data would go to 'b', which "
-                           "may not receive them (personal_data: false)"),
-        (Severity.INFO, "route 'r': during an outage of 'a', 'b', requests with personal data would go to 'c' only "
-                        "after pseudonymisation, which a later release enforces"),
+        (Severity.WARNING, "route 'r': during an outage of 'a', requests with personal data cannot go to 'b', which "
+                           "may not receive them (personal_data: false): they are refused; add a fallback that may"),
+        (Severity.INFO, "route 'r': during an outage of 'a', 'b', requests with personal data go to 'c' only "
+                        "pseudonymised (identifiers replaced, answers re-identified)"),
     ]
 
 
@@ -155,7 +155,7 @@ routes: {r: {targets: [{provider: b, model: m}, {provider: a, model: m}]}}
 processes: {p: {routes: [r], personal_data: true}}
 """), "processes.p")
     assert [f.message for f in found] == [
-        "route 'r': requests with personal data would go to 'b', which may not receive them (personal_data: false)"]
+        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): they are refused; add a fallback that may"]
 
 
 def test_weighted_routes_send_to_every_target_without_an_outage() -> None:
@@ -164,7 +164,7 @@ routes: {r: {strategy: weighted, targets: [{provider: a, model: m}, {provider: b
 processes: {p: {routes: [r], personal_data: true}}
 """), "processes.p")
     assert [f.message for f in found] == [
-        "route 'r': requests with personal data would go to 'b', which may not receive them (personal_data: false)"]
+        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): they are refused; add a fallback that may"]
 
 
 def test_no_personal_data_finding_when_every_provider_may_receive_it_or_the_process_has_none() -> None:
@@ -203,6 +203,7 @@ def test_releve_check_prints_the_three_continuity_findings_and_strict_fails(tmp_
     assert ("warning processes.customer-support: rto 8s cannot be met by route 'support': when its first targets "
             "hang, a request waits up to 10s before reaching its last target (b/m)") in output
     assert ("warning processes.customer-support: route 'support': during an outage of 'a', 'd', requests with "
-            "personal data would go to 'b', which may not receive them (personal_data: false)") in output
+            "personal data cannot go to 'b', which may not receive them (personal_data: false): they are refused; "
+            "add a fallback that may") in output
     strict = runner.invoke(app, ["check", "--strict", "--config", str(path)])
     assert strict.exit_code == 1

@@ -31,6 +31,7 @@ providers:
     kind: openai
     api_key: "sk-SECRET-openai-key"
     region: us
+    personal_data: false
     status_feed: "https://status.openai.com/api/v2/summary.json?token=FEED-SECRET-token"
   mistral: {kind: openai-compatible, base_url: "https://api.mistral.ai/v1", region: eu, personal_data: true}
   claude: {kind: anthropic, region: us, personal_data: pseudonymized, probe: {request: completion, every: 2m}}

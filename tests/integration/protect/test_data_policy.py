@@ -1,0 +1,98 @@
+"""Issue 9, acceptance 2: a route whose data is personal never fails over to a provider that may not receive it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import pytest
+
+from releve.app import build_app
+from releve.config import config_from_mapping
+from releve.server import GatewayThread
+from releve.sim import SimulatorThread
+
+CHAT = {"model": "records", "messages": [{"role": "user", "content": "Summarise the file of Jeanne Martin."}]}
+
+
+@pytest.fixture(scope="module")
+def sims() -> Iterator[tuple[SimulatorThread, SimulatorThread]]:
+    with SimulatorThread("eu-primary") as primary, SimulatorThread("us-fallback") as fallback:
+        yield primary, fallback
+
+
+@pytest.fixture(autouse=True)
+def _fresh(sims: tuple[SimulatorThread, SimulatorThread]) -> Iterator[None]:
+    for sim in sims:
+        sim.clear_faults()
+        sim.reset_stats()
+    yield
+    for sim in sims:
+        sim.clear_faults()
+
+
+def config(sims: tuple[SimulatorThread, SimulatorThread], db: Path, **route: Any) -> dict[str, Any]:
+    primary, fallback = sims
+    return {
+        "server": {"listen": "127.0.0.1:0", "access_log": False}, "auth": "none",
+        "storage": {"url": f"sqlite:///{db}"}, "monitor": {"probes": {"request": "none"}},
+        "providers": {
+            "eu": {"kind": "openai-compatible", "base_url": primary.base_url, "region": "eu", "personal_data": True},
+            "us": {"kind": "openai-compatible", "base_url": fallback.base_url, "region": "us", "personal_data": False},
+        },
+        "routes": {"records": {"targets": [{"provider": "eu", "model": "m"}, {"provider": "us", "model": "m"}],
+                               "retries": 0, **route}},
+    }
+
+
+def post(url: str, body: dict[str, Any], headers: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    async def go() -> tuple[int, dict[str, Any]]:
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{url}/v1/chat/completions", json=body, headers=headers or {}) as response:
+                return response.status, orjson.loads(await response.read())
+    return asyncio.run(go())
+
+
+def test_personal_data_is_refused_rather_than_sent_to_a_provider_that_may_not_receive_it(
+        sims: tuple[SimulatorThread, SimulatorThread], tmp_path: Path) -> None:
+    primary, fallback = sims
+    primary.set_faults({"kind": "status", "status": 503})
+    with GatewayThread(build_app(config_from_mapping(config(sims, tmp_path / "r.db", data="personal")))) as gateway:
+        status, body = post(gateway.url, CHAT)
+        metrics_skipped = asyncio.run(_metrics(gateway.url))
+    assert status == 503
+    assert body["error"]["code"] == "data_policy"
+    assert "provider us may not receive personal data" in body["error"]["message"]
+    assert "Nothing was sent to them" in body["error"]["message"]
+    assert fallback.stats()["requests"] == 0
+    assert 'releve_targets_skipped_total{route="records",target="us/m"}' in metrics_skipped
+
+
+async def _metrics(url: str) -> str:
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as response:
+        return await response.text()
+
+
+def test_a_client_may_raise_the_class_never_lower_it(sims: tuple[SimulatorThread, SimulatorThread],
+                                                      tmp_path: Path) -> None:
+    primary, fallback = sims
+    primary.set_faults({"kind": "status", "status": 503})
+    with GatewayThread(build_app(config_from_mapping(config(sims, tmp_path / "r.db", data="none")))) as gateway:
+        ordinary = post(gateway.url, CHAT)
+        marked = post(gateway.url, CHAT, {"x-releve-data": "personal"})
+    assert ordinary[0] == 200  # the route says its data is not personal: failover as usual
+    assert marked[0] == 503 and marked[1]["error"]["code"] == "data_policy"
+    assert fallback.stats()["requests"] == 1
+
+
+def test_allowed_regions_keep_requests_in_the_region(sims: tuple[SimulatorThread, SimulatorThread],
+                                                     tmp_path: Path) -> None:
+    primary, fallback = sims
+    raw = config(sims, tmp_path / "r.db", data="none", allowed_regions=["us"])
+    with GatewayThread(build_app(config_from_mapping(raw))) as gateway:
+        status, _ = post(gateway.url, CHAT)
+    assert status == 200 and primary.stats()["requests"] == 0 and fallback.stats()["requests"] == 1
