@@ -8,7 +8,7 @@ import pytest
 
 PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim",
             "releve.store", "releve.notify", "releve.monitor", "releve.status", "releve.impact",
-            "releve.jobs", "releve.batches"]
+            "releve.jobs", "releve.batches", "releve.protect"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

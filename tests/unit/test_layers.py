@@ -29,14 +29,15 @@ ALLOWED: dict[str, set[str]] = {
     "admin": {"errors", "config", "asgi", "gateway", "store", "impact"},
     "impact": {"errors", "config", "store"},
     "jobs": {"errors", "clock", "config", "asgi", "gateway", "store", "notify"},
+    "protect": {"errors", "config", "store"},
     "batches": {"errors", "clock", "config", "asgi", "gateway", "store"},
     "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin", "impact",
-            "jobs", "batches"},
+            "jobs", "batches", "protect"},
     "server": {"app", "config"},
     "runner": {"app", "server", "config", "gateway", "store"},
     "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store", "impact"},
     "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
-            "admin", "impact"},
+            "admin", "impact", "protect"},
 }
 
 

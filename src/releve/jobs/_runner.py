@@ -6,9 +6,9 @@ and any runner sharing the store (this one restarted, or another worker) takes t
 is "at least once": a process killed after the provider answered but before the answer was written
 runs that job a second time.
 
-Leases are not renewed (the store has no way to). Instead a claim lasts longer than any route's whole
-deadline (`timeout`, which bounds the router's attempts, retries and hedges) plus a margin; the runner
-also stops a run at that deadline itself, so a job never outlives its lease while still running.
+Leases are short (15 s by default) and renewed every third of that while a job runs, so a job held by a
+process that died (SIGKILL, a lost machine) is taken up again within one lease, not after the longest
+route deadline; the runner also stops a run at the route's deadline itself.
 """
 
 from __future__ import annotations
@@ -35,8 +35,6 @@ __all__ = ["JobRunner"]
 
 logger = logging.getLogger("releve.jobs")
 
-# Time, beyond a route's whole deadline, for recording the outcome before the claim could be taken again.
-_LEASE_MARGIN = 30.0
 # How long the runner lets a run go past its route's deadline before giving it up (put back, not failed).
 _RUN_SLACK = 5.0
 _CALLBACK_BATCH = 20
@@ -56,7 +54,7 @@ class JobRunner:
 
     def __init__(self, store: Store, router: Router, *, wall: Callable[[], datetime], callback_secret: str | None,
                  poll_every: float = 1.0, retry_base: float = 1.0, retry_cap: float = 30.0, concurrency: int = 8,
-                 lease_seconds: float = 60.0, callback_attempts: int = 8, callback_base: float = 2.0,
+                 lease_seconds: float = 15.0, callback_attempts: int = 8, callback_base: float = 2.0,
                  callback_cap: float = 600.0, callback_timeout: float = 10.0, grace: float = 10.0,
                  rng: random.Random | None = None) -> None:
         self._store = store
@@ -66,8 +64,7 @@ class JobRunner:
         self._retry_base = retry_base
         self._retry_cap = retry_cap
         self._concurrency = max(1, concurrency)
-        longest = max((plan.timeout for plan in router.routes.values()), default=0.0)
-        self._lease = max(lease_seconds, longest + _RUN_SLACK + _LEASE_MARGIN)
+        self._lease = lease_seconds
         self._callback_attempts = max(1, callback_attempts)
         self._callback_base = callback_base
         self._callback_cap = callback_cap
@@ -84,7 +81,7 @@ class JobRunner:
 
     @property
     def lease_seconds(self) -> float:
-        """The lease each claim takes: at least the longest route deadline plus a margin."""
+        """The lease each claim takes; renewed every third of it while the job runs."""
         return self._lease
 
     async def start(self, *, background: bool = True) -> None:
@@ -198,11 +195,26 @@ class JobRunner:
 
     async def _execute(self, job: Job) -> None:
         """Run one claimed job and record what happened; never raises but for cancellation."""
+        keeper = asyncio.create_task(self._keep_leased(job.id), name=f"releve-lease-{job.id}")
         try:
             await self._attempt(job)
         except Exception:
             # Recording the outcome failed (the store): the lease runs out and the job comes back.
             logger.exception("job %s: could not record the outcome; it will run again", job.id)
+        finally:
+            keeper.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+
+    async def _keep_leased(self, job_id: str) -> None:
+        """Renew the job's lease while it runs: proof that this process is alive."""
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            try:
+                if not await asyncio.to_thread(self._store.renew_job, job_id, self._wall(),
+                                               lease_seconds=self._lease):
+                    return
+            except Exception:
+                logger.warning("job %s: could not renew its lease; another runner may take it", job_id)
 
     async def _attempt(self, job: Job) -> None:
         plan = self._router.routes.get(job.route)

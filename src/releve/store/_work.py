@@ -116,6 +116,13 @@ class Work(Batches):
             connection.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == _RUNNING).values(
                 status=_QUEUED, next_attempt_at=next_attempt_at, error=error, lease_until=None, updated_at=at))
 
+    def renew_job(self, job_id: str, now: datetime, *, lease_seconds: float) -> bool:
+        """Extend a running job's lease (its runner is alive); False when the job is no longer running."""
+        with self._begin() as connection:
+            renewed = connection.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == _RUNNING).values(
+                lease_until=now + timedelta(seconds=lease_seconds)))
+            return renewed.rowcount == 1
+
     def expire_jobs(self, now: datetime) -> list[str]:
         """Queued (or lease-expired running) jobs past `expires_at` become expired (callback pending if any).
 
