@@ -155,7 +155,8 @@ routes: {r: {targets: [{provider: b, model: m}, {provider: a, model: m}]}}
 processes: {p: {routes: [r], personal_data: true}}
 """), "processes.p")
     assert [f.message for f in found] == [
-        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): they are refused; add a fallback that may"]
+        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): "
+        "they are refused; add a fallback that may"]
 
 
 def test_weighted_routes_send_to_every_target_without_an_outage() -> None:
@@ -164,7 +165,8 @@ routes: {r: {strategy: weighted, targets: [{provider: a, model: m}, {provider: b
 processes: {p: {routes: [r], personal_data: true}}
 """), "processes.p")
     assert [f.message for f in found] == [
-        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): they are refused; add a fallback that may"]
+        "route 'r': requests with personal data cannot go to 'b', which may not receive them (personal_data: false): "
+        "they are refused; add a fallback that may"]
 
 
 def test_no_personal_data_finding_when_every_provider_may_receive_it_or_the_process_has_none() -> None:
