@@ -148,7 +148,9 @@ class AdminApi:
     """`/admin/incidents…` over HTTP; every write goes through the store, so the CLI and the API agree."""
 
     def __init__(self, config: Config, store: Store, channels: Sequence[str], *, wake: Callable[[], None],
-                 now: Callable[[], datetime]) -> None:
+                 now: Callable[[], datetime],
+                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None) -> None:
+        self._audit = audit
         self._store = store
         self._channels = tuple(channels)
         self._wake = wake
@@ -163,8 +165,11 @@ class AdminApi:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
-            self._authorize(scope)
+            actor = f"admin:{self._authorize(scope) or 'open'}"
             status, payload = await self._dispatch(scope, receive)
+            if scope["method"] == "POST" and status < 300 and isinstance(payload, dict):
+                self._audit("incident", actor, {"path": scope["path"], "incident": payload.get("id"),
+                                                "status": payload.get("status")})
         except Unauthorized as exc:
             status, payload = 401, _error(str(exc), "unauthorized")
         except InvalidRequest as exc:
@@ -173,12 +178,13 @@ class AdminApi:
             status, payload = 409, _error(str(exc), "conflict")
         await send_bytes(send, status, orjson.dumps(payload), JSON_HEADERS)
 
-    def _authorize(self, scope: Scope) -> None:
+    def _authorize(self, scope: Scope) -> str | None:
+        """The admin's name (None when the API is open under auth: none); raises Unauthorized."""
         if self._open:
-            return
+            return None
         if self._auth is None:
             raise Unauthorized("The admin API is disabled: add a key under 'admins:' in releve.yaml.")
-        self._auth.authenticate(scope["headers"])
+        return self._auth.authenticate(scope["headers"])
 
     async def _dispatch(self, scope: Scope, receive: Receive) -> tuple[int, Any]:
         path, method = scope["path"].rstrip("/"), scope["method"]

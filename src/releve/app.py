@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from releve.gateway import (
     BreakerChanged,
     BreakerState,
     ClientAuth,
+    DataDecision,
     DataPolicies,
     DegradedModes,
     Event,
@@ -44,6 +46,7 @@ from releve.gateway.providers import ProviderTransport, http_transports
 from releve.jobs import JobRunner, JobsApi, StoreDeferrer, StoreIdempotency
 from releve.monitor import Monitor
 from releve.notify import Channels, Notifier
+from releve.protect import AuditLog, PseudonymGuard, request_record
 from releve.status import StatusPage
 from releve.store import Store
 
@@ -66,8 +69,10 @@ class Outages:
     """Everything about outages: the store, the monitor and notifier (lead process only), the pages."""
 
     def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
-                 *, lead: bool, page_url: str) -> None:
+                 audit: AuditLog, *, lead: bool, page_url: str, config_hash: str) -> None:
         self.store = store
+        self.audit = audit
+        self._config_hash = config_hash
         self.monitor = monitor
         self.notifier = notifier
         self.status = status
@@ -85,7 +90,9 @@ class Outages:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
+        await self.audit.start()
         if self.lead:
+            self.audit.record("config", "releve", {"sha256": self._config_hash})
             await self.monitor.start()
             await self.notifier.start()
         self._watch = asyncio.create_task(self._watch_incidents(), name="releve-incident-link")
@@ -97,7 +104,17 @@ class Outages:
         if self.lead:
             await self.monitor.close()
             await self.notifier.close()
+        await self.audit.close()
         await asyncio.to_thread(self.store.close)
+
+    def on_event(self, event: Event) -> None:
+        """What the audit log keeps of the request path: data-policy decisions and skips, never content."""
+        if isinstance(event, DataDecision):
+            self.audit.record("request", "gateway", request_record(
+                route=event.route, outcome=event.outcome, targets=event.tried, regions=event.regions,
+                data_class="personal" if event.personal else "none", pii=dict(event.pii)))
+            for label in event.refused:
+                self.audit.record("policy_skip", "gateway", {"route": event.route, "target": label})
 
     async def _watch_incidents(self) -> None:
         """Every worker knows the open incident (read from the store every few seconds), not only the lead."""
@@ -145,7 +162,7 @@ class App:
         self._prefixed: tuple[tuple[Callable[[str], bool], Handler], ...] = (
             (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api),
             (backlog.batch_api.handles, backlog.batch_api))
-        self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event]
+        self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event, outages.on_event]
         if outages.lead:
             self._event_handlers.append(outages.monitor.on_event)
         self._pump: asyncio.Task[None] | None = None
@@ -242,7 +259,7 @@ class App:
 
 def build_app(config: Config, *, clock: Clock = MONOTONIC,
               transports: Mapping[str, ProviderTransport] | None = None,
-              wall: Callable[[], datetime] = _utc_now, lead: bool = True) -> App:
+              wall: Callable[[], datetime] = _utc_now, lead: bool = True, audit_key: bytes | None = None) -> App:
     """`lead`: this process runs the monitor and the notifier (one per machine; other workers only serve)."""
     bus = EventBus(maxsize=config.events.queue_size)
     transports = transports if transports is not None else http_transports(config.providers)
@@ -253,7 +270,7 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
         bus.publish(BreakerChanged(label, old.value, new.value, clock.now()))
 
     router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus,
-                    data=DataPolicies(config, guard=None))
+                    data=DataPolicies(config, guard=PseudonymGuard(config.personal_data_terms)))
     metrics = GatewayMetrics(bus)
     for plan in router.routes.values():
         for target in plan.targets:
@@ -277,11 +294,14 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
             AnthropicApi(router, auth, recorder, max_body_size=size, modes=modes, priorities=priorities))
     channels = Channels.from_config(config)
     notifier = Notifier(store, channels, clock=wall)
+    audit = AuditLog(store, key=audit_key, wall=wall)
     monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
-                      channels=channels.ids, notify=notifier.wake)
-    admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall)
+                      channels=channels.ids, notify=notifier.wake, audit=audit.record)
+    admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall, audit=audit.record)
     status = StatusPage(store, config.status_page, now=wall)
-    outages = Outages(store, monitor, notifier, status, admin, lead=lead, page_url=page_url)
+    config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+    outages = Outages(store, monitor, notifier, status, admin, audit, lead=lead, page_url=page_url,
+                      config_hash=config_hash)
     links.append(outages.incident_link)
     batch_runner = BatchRunner(store, router, wall=wall, concurrency=config.batches.concurrency)
     batch_api = BatchApi(store, auth=auth, wall=wall, max_file_bytes=config.batches.max_file_size,

@@ -43,7 +43,9 @@ def _serve_one(config: Config, *, reuse_port: bool, lead: bool = True) -> None:
     listener = start_log_thread()
     try:
         # One process per machine watches providers and sends notifications; the other workers serve.
-        app = build_app(config, lead=lead)
+        from releve.protect import audit_key
+
+        app = build_app(config, lead=lead, audit_key=audit_key(os.environ))
         sock = bind_socket(config.server.host, config.server.port, reuse_port=reuse_port)
         logger.info("Relève gateway on http://%s, pid %d (routes: %s)", config.server.listen, os.getpid(),
                     ", ".join(config.routes))

@@ -34,7 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin", "impact",
             "jobs", "batches", "protect"},
     "server": {"app", "config"},
-    "runner": {"app", "server", "config", "gateway", "store"},
+    "runner": {"app", "server", "config", "gateway", "store", "protect"},
     "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store", "impact"},
     "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
             "admin", "impact", "protect"},

@@ -120,7 +120,7 @@ class BatchApi:
             raise self._too_large() from None
         upload = await asyncio.to_thread(parse_upload, content_type, raw, max_file_bytes=self._max_file)
         record = await asyncio.to_thread(self._store.create_file, purpose=upload.purpose, filename=upload.filename,
-                                         content=upload.content, at=self._wall())
+                                         content=upload.content, at=self._wall(), subject=_subject(scope))
         return _json(file_json(record))
 
     def _too_large(self) -> InvalidRequest:
@@ -146,13 +146,13 @@ class BatchApi:
 
     async def _create(self, scope: Scope, receive: Receive, _: str) -> Reply:
         file_id, endpoint, window, metadata = parse_batch_request(await read_body(scope, receive, _MAX_REQUEST))
-        batch = await asyncio.to_thread(self._create_batch, file_id, endpoint, window, metadata)
+        batch = await asyncio.to_thread(self._create_batch, file_id, endpoint, window, metadata, _subject(scope))
         logger.info("batch %s created: %d %s requests", batch.id, batch.total, endpoint)
         self._wake()
         return _json(batch_json(batch))
 
     def _create_batch(self, file_id: str, endpoint: str, window: str,
-                      metadata: dict[str, str] | None) -> BatchRecord:
+                      metadata: dict[str, str] | None, subject: str | None) -> BatchRecord:
         """In a thread: the input file is read and checked whole before anything is written."""
         record = self._store.file(file_id)
         content = self._store.file_content(file_id) if record is not None else None
@@ -165,7 +165,8 @@ class BatchApi:
         lines = parse_input_file(content, endpoint)
         at = self._wall()
         return self._store.create_batch(endpoint=endpoint, input_file_id=file_id, completion_window=window,
-                                        metadata=metadata, lines=lines, at=at, expires_at=at + _WINDOW)
+                                        metadata=metadata, lines=lines, at=at, expires_at=at + _WINDOW,
+                                        subject=subject)
 
     async def _batch(self, scope: Scope, receive: Receive, batch_id: str) -> Reply:
         return _json(batch_json(await self._find_batch(batch_id)))
@@ -200,3 +201,14 @@ class BatchApi:
 
 def _json(value: Any) -> Reply:
     return 200, orjson.dumps(value), JSON_HEADERS
+
+
+def _subject(scope: Scope) -> str | None:
+    """The data subject (x-releve-subject) the upload or batch belongs to, for export and erasure."""
+    for name, value in scope["headers"]:
+        if name == b"x-releve-subject":
+            subject: str = value.decode("latin-1").strip()
+            if not 0 < len(subject) <= 255:
+                raise InvalidRequest("x-releve-subject must be 1 to 255 characters.", code="invalid_subject")
+            return subject
+    return None

@@ -273,6 +273,9 @@ class Config(_Model):
     notify: list[str] = Field(default_factory=list)  # Apprise URLs
     webhooks: list[WebhookConfig] = Field(default_factory=list)
     admins: dict[str, ClientConfig] = Field(default_factory=dict)  # keys for the admin API (incidents)
+    # Names and terms that are personal data in your business (customer names, project code names), by kind:
+    # detected and pseudonymised like e-mail addresses, e.g. {CUSTOMER: ["Durand SA"], PROJECT: ["Orion"]}.
+    personal_data_terms: dict[str, list[str]] = Field(default_factory=dict)
     jobs: JobsConfig = JobsConfig()
     batches: BatchesConfig = BatchesConfig()
 

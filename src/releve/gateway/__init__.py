@@ -13,6 +13,7 @@ from ._degraded import DegradedModes, RequestExtras, RoutePolicy, negotiate_lang
 from ._events import (
     AttemptFailed,
     BreakerChanged,
+    DataDecision,
     Event,
     EventBus,
     HedgeCancelled,
@@ -46,6 +47,7 @@ __all__ = [
     "CapturedResponse",
     "ClientAuth",
     "ConcurrencyLimiter",
+    "DataDecision",
     "DataGuard",
     "DataPolicies",
     "DeferredJob",

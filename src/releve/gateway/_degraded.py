@@ -43,13 +43,14 @@ class RequestExtras:
     callback: str | None = None
     accept_language: bytes = b""
     personal: bool = False
+    subject: str | None = None      # x-releve-subject: whose personal data this is (export, erasure)
 
 
 NO_EXTRAS = RequestExtras()
 
 
 def request_extras(headers: Iterable[tuple[bytes, bytes]]) -> RequestExtras:
-    key = callback = None
+    key = callback = subject = None
     prefer = personal = False
     language = b""
     for name, value in headers:
@@ -63,9 +64,11 @@ def request_extras(headers: Iterable[tuple[bytes, bytes]]) -> RequestExtras:
             language = value
         elif name == b"x-releve-data":
             personal = value.strip().lower() == b"personal"
-    if key is None and not prefer and callback is None and not language and not personal:
+        elif name == b"x-releve-subject":
+            subject = value.decode("latin-1").strip()
+    if key is None and not prefer and callback is None and not language and not personal and subject is None:
         return NO_EXTRAS
-    return RequestExtras(key, prefer, callback, language, personal)
+    return RequestExtras(key, prefer, callback, language, personal, subject)
 
 
 def negotiate_language(header: bytes, default: str = "en") -> str:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 __all__ = [
     "AttemptFailed",
     "BreakerChanged",
+    "DataDecision",
     "Event",
     "EventBus",
     "HedgeCancelled",
@@ -90,8 +91,22 @@ class StreamRecovered:
     at: float
 
 
+@dataclass(frozen=True, slots=True)
+class DataDecision:
+    """How a data policy routed one request (restricted routes only): what the audit log records. No content."""
+
+    route: str
+    personal: bool
+    pii: tuple[tuple[str, int], ...]      # kinds found and how many
+    tried: tuple[str, ...]                # targets that received the request (pseudonymised ones marked)
+    refused: tuple[str, ...]              # targets the policy kept it from
+    regions: tuple[str, ...]
+    outcome: str                          # served | refused | failed
+    at: float
+
+
 Event = (AttemptFailed | BreakerChanged | ServedByFallback | RequestFailed | TargetSkipped | HedgeStarted
-         | HedgeCancelled | StreamRecovered)
+         | HedgeCancelled | StreamRecovered | DataDecision)
 
 
 class EventBus:

@@ -27,11 +27,26 @@ from typing import Any, Generic, TypeVar
 import orjson
 
 from releve.clock import Clock
-from releve.errors import DataPolicyRefusal, InvalidRequest, NoTargetAvailable, Untranslatable, UpstreamError
+from releve.errors import (
+    DataPolicyRefusal,
+    GatewayError,
+    InvalidRequest,
+    NoTargetAvailable,
+    Untranslatable,
+    UpstreamError,
+)
 
 from ._data import DataPolicies, RequestPolicy
 from ._deadlines import DeadlineWheel
-from ._events import AttemptFailed, EventBus, HedgeCancelled, HedgeStarted, ServedByFallback, TargetSkipped
+from ._events import (
+    AttemptFailed,
+    DataDecision,
+    EventBus,
+    HedgeCancelled,
+    HedgeStarted,
+    ServedByFallback,
+    TargetSkipped,
+)
 from ._limits import CLIENT_PRIORITY, MARKED_PERSONAL, ConcurrencyLimiter
 from ._plan import RoutePlan, Target, TargetHealth
 from ._reidentify import ReidentifiedStream
@@ -193,6 +208,31 @@ class Router:
                    policy: RequestPolicy | None = None) -> tuple[_Won[_T], int]:
         run = _Run(self._clock.now() + plan.timeout)
         run.policy = policy
+        if policy is None:
+            return await self._passes(plan, attempt, exclude, discard, run)
+        try:
+            won = await self._passes(plan, attempt, exclude, discard, run)
+        except GatewayError as exc:
+            self._decided(plan, run, policy, "refused" if isinstance(exc, DataPolicyRefusal) else "failed")
+            raise
+        self._decided(plan, run, policy, "served", won[0].target.label)
+        return won
+
+    def _decided(self, plan: RoutePlan, run: _Run, policy: RequestPolicy, outcome: str,
+                 winner: str | None = None) -> None:
+        failed = [o.label for o in run.outcomes if not (o.skipped or o.untranslatable)]
+        tried = tuple(dict.fromkeys([*failed, *([winner] if winner else [])]))
+        refused = tuple(o.label for o in run.outcomes if o.refused)
+        rules = policy.rules
+        self._bus.publish(DataDecision(
+            plan.name, policy.personal, tuple(sorted(policy.found.items())),
+            tuple(f"{label} ({policy.form(label).value})" for label in tried), refused,
+            tuple(sorted({rules[label].region or "unknown" for label in tried if label in rules})), outcome,
+            self._clock.now()))
+
+    async def _passes(self, plan: RoutePlan, attempt: Callable[[Target], Awaitable[_T]],
+                      exclude: Collection[Target], discard: Callable[[_T], Awaitable[None]] | None,
+                      run: _Run) -> tuple[_Won[_T], int]:
         for retry in range(plan.retry.retries + 1):
             if retry:
                 pause = plan.retry.delay(retry - 1, self._rng)

@@ -37,14 +37,14 @@ class DeferredJob:
 
 class Deferrer(Protocol):
     async def defer(self, *, route: str, operation: Operation, body: dict[str, Any], client: str | None,
-                    callback_url: str | None) -> DeferredJob:
+                    callback_url: str | None, subject: str | None = None) -> DeferredJob:
         """Write the job durably (committed) and return it; raises StoreError when it cannot be kept."""
         ...
 
 
 class IdempotencyGuard(Protocol):
     async def run(self, *, client: str | None, key: str, body: bytes,
-                  produce: Callable[[], Awaitable[CapturedResponse]]) -> CapturedResponse:
+                  produce: Callable[[], Awaitable[CapturedResponse]], subject: str | None = None) -> CapturedResponse:
         """The response for (client, key): the stored one for a repeated body, `produce()`'s for a new key.
 
         A different body under a known key gets a 422 response (in OpenAI's error shape); a duplicate that

@@ -109,6 +109,8 @@ class OpenAIApi(InboundApi):
         """The path with degraded modes or idempotency in play; it raises like `_serve`'s body."""
         modes = self._modes
         assert modes is not None
+        if extras.subject is not None and not 0 < len(extras.subject) <= 255:
+            raise InvalidRequest("x-releve-subject must be 1 to 255 characters.", code="invalid_subject")
         if extras.callback is not None and not modes.callbacks:
             raise InvalidRequest("x-releve-callback needs jobs.callback_secret in Relève's configuration.",
                                  code="callbacks_disabled")
@@ -123,7 +125,7 @@ class OpenAIApi(InboundApi):
                 return await self._produce(plan, operation, body, extras, policy, client, started)
 
             captured = await modes.idempotency.run(client=client, key=extras.idempotency_key, body=raw,
-                                                   produce=produce)
+                                                   produce=produce, subject=extras.subject)
             await send_bytes(send, captured.status, captured.body, captured.headers)
             return
         if not stream:
@@ -214,7 +216,7 @@ class OpenAIApi(InboundApi):
         modes = self._modes
         assert modes is not None and modes.deferrer is not None
         job = await modes.deferrer.defer(route=plan.name, operation=operation, body=body, client=client,
-                                         callback_url=extras.callback)
+                                         callback_url=extras.callback, subject=extras.subject)
         self._finish(plan.name, "job", 0, 202, "deferred", started, client)
         headers = (*JSON_HEADERS, (b"location", job.location.encode()), (b"x-releve-degraded", b"deferred"))
         return CapturedResponse(202, headers, deferred_body(job.id, job.status, job.created_at.timestamp()))

@@ -31,11 +31,13 @@ class StoreDeferrer:
         self._max_age_for = max_age_for
 
     async def defer(self, *, route: str, operation: Operation, body: dict[str, Any], client: str | None,
-                    callback_url: str | None) -> DeferredJob:
+                    callback_url: str | None, subject: str | None = None) -> DeferredJob:
+        """`subject`: the data subject (x-releve-subject) kept on the job, so it can be exported and erased."""
         at = self._wall()
         expires_at = at + timedelta(seconds=self._max_age_for(route))
         job = await asyncio.to_thread(self._store.create_job, route=route, operation=operation.value, body=body,
-                                      client=client, callback_url=callback_url, at=at, expires_at=expires_at)
+                                      client=client, callback_url=callback_url, at=at, expires_at=expires_at,
+                                      subject=subject)
         self._runner.wake()
         return DeferredJob(id=job.id, status=job.status.value, created_at=job.created_at,
                            location=f"/v1/jobs/{job.id}")

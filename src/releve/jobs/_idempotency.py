@@ -84,7 +84,7 @@ class StoreIdempotency:
         self._cleanups: set[asyncio.Task[None]] = set()
 
     async def run(self, *, client: str | None, key: str, body: bytes,
-                  produce: Callable[[], Awaitable[CapturedResponse]]) -> CapturedResponse:
+                  produce: Callable[[], Awaitable[CapturedResponse]], subject: str | None = None) -> CapturedResponse:
         owner = client or ""
         slot = (owner, key)
         body_hash = hashlib.sha256(body).hexdigest()
@@ -105,7 +105,7 @@ class StoreIdempotency:
                 continue  # the first ended without an answer (its client left): try to take the key
             now = self._wall()
             record = await asyncio.to_thread(self._store.begin_idempotent, owner, key, body_hash, at=now,
-                                             expires_at=now + self._ttl)
+                                             expires_at=now + self._ttl, subject=subject)
             if record is None:
                 return await self._produce(slot, body_hash, produce)
             if record.body_hash != body_hash:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from releve.store import ComponentStatus, Impact, Incident, IncidentStatus, Store, Text
 
@@ -36,7 +37,9 @@ def impact_of(status: ComponentStatus) -> Impact:
 
 class IncidentKeeper:
     def __init__(self, store: Store, channels: Sequence[str], resolve_after: float,
-                 notify: Callable[[], None] = lambda: None) -> None:
+                 notify: Callable[[], None] = lambda: None,
+                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None) -> None:
+        self._audit = audit
         self._store = store
         self._channels = tuple(channels)
         self._resolve_after = resolve_after
@@ -88,6 +91,8 @@ class IncidentKeeper:
                 channels=self._channels)
             self._last_facts = facts
             logger.warning("incident %s opened: %s", self.current.id, self.current.name.en)
+            self._audit("incident", "monitor", {"incident": self.current.id, "status": "investigating",
+                                                "components": list(self._components)})
             self._notify()
             return
         reopened = self.current.status is IncidentStatus.MONITORING
@@ -124,6 +129,7 @@ class IncidentKeeper:
                       affected: Sequence[tuple[str, ComponentStatus]], recovered_at: datetime | None = None) -> None:
         assert self.current is not None
         incident_id = self.current.id
+        self._audit("incident", "monitor", {"incident": incident_id, "status": status.value})
         await asyncio.to_thread(
             self._store.add_update, incident_id, status=status, body=body, at=now, affected=affected,
             impact=self._impact, components=self._components, recovered_at=recovered_at, channels=self._channels)

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from releve.clock import Clock
 from releve.config import Config
@@ -65,7 +66,8 @@ class Monitor:
     def __init__(self, config: Config, routes: Mapping[str, RoutePlan], metrics: GatewayMetrics,
                  transports: Mapping[str, ProviderTransport], store: Store, *, clock: Clock,
                  wall: Callable[[], datetime], channels: Sequence[str] = (),
-                 notify: Callable[[], None] = lambda: None) -> None:
+                 notify: Callable[[], None] = lambda: None,
+                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None) -> None:
         self._config = config.monitor
         self._routes = routes
         self._metrics = metrics
@@ -103,7 +105,7 @@ class Monitor:
         plans = plan_probes([(provider, model, label) for label, (provider, model) in self._targets.items()],
                             probe_configs)
         self.prober = Prober(plans, transports, clock, self._probed)
-        self.incidents = IncidentKeeper(store, channels, cfg.resolve_after, notify)
+        self.incidents = IncidentKeeper(store, channels, cfg.resolve_after, notify, audit)
         self._task: asyncio.Task[None] | None = None
 
     def _components(self, config: Config) -> list[Component]:

@@ -4,7 +4,10 @@ SQLAlchemy Core on SQLite (embedded default) or PostgreSQL; the schema is
 migrated by Alembic. Other packages import from here only.
 """
 
+from ._audit import AUDIT_GENESIS, audit_at, audit_hash, audit_head_signature
 from ._model import (
+    AuditEntry,
+    AuditHead,
     BatchLine,
     BatchRecord,
     Component,
@@ -30,6 +33,9 @@ from ._store import Store
 from ._words import COMPONENT_STATUS_WORDS, IMPACT_WORDS, INCIDENT_STATUS_WORDS
 
 __all__ = [
+    "AUDIT_GENESIS",
+    "AuditEntry",
+    "AuditHead",
     "BatchLine",
     "BatchRecord",
     "COMPONENT_STATUS_WORDS",
@@ -53,5 +59,8 @@ __all__ = [
     "Text",
     "TrafficMinute",
     "UptimeDay",
+    "audit_at",
+    "audit_hash",
+    "audit_head_signature",
     "worst",
 ]

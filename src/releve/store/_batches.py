@@ -55,12 +55,14 @@ class Batches:
 
     # --- files -----------------------------------------------------------------------------
 
-    def create_file(self, *, purpose: str, filename: str, content: bytes, at: datetime) -> FileRecord:
-        """Id: "file-" + 24 hex."""
+    def create_file(self, *, purpose: str, filename: str, content: bytes, at: datetime,
+                    subject: str | None = None) -> FileRecord:
+        """Id: "file-" + 24 hex. `subject`: the data subject the content is about (x-releve-subject)."""
         file_id = "file-" + secrets.token_hex(12)
         with self._begin() as connection:
             connection.execute(files.insert().values(id=file_id, purpose=purpose, filename=filename,
-                                                     bytes=len(content), created_at=at, content=content))
+                                                     bytes=len(content), created_at=at, content=content,
+                                                     subject=subject))
             row = connection.execute(select(*_FILE_COLUMNS).where(files.c.id == file_id)).one()
         return FileRecord(id=row.id, purpose=row.purpose, filename=row.filename, bytes=row.bytes,
                           created_at=row.created_at)
@@ -83,9 +85,10 @@ class Batches:
 
     def create_batch(self, *, endpoint: str, input_file_id: str, completion_window: str,
                      metadata: dict[str, str] | None, lines: Sequence[tuple[str, dict[str, Any]]], at: datetime,
-                     expires_at: datetime) -> BatchRecord:
+                     expires_at: datetime, subject: str | None = None) -> BatchRecord:
         """A batch (status validating → in_progress at once when lines are given) and its lines, in one
-        transaction. `lines`: (custom_id, request body) in file order. Id: "batch_" + 24 hex.
+        transaction. `lines`: (custom_id, request body) in file order. Id: "batch_" + 24 hex. `subject`: the
+        data subject the batch is about (x-releve-subject); its lines and files belong to the same one.
 
         Without lines the batch is failed at once, its `errors` saying why (code "empty_file").
         """
@@ -98,7 +101,7 @@ class Batches:
             connection.execute(batches.insert().values(
                 id=batch_id, endpoint=endpoint, input_file_id=input_file_id, completion_window=completion_window,
                 created_at=at, expires_at=expires_at, total=len(lines), completed=0, failed=0, metadata=metadata,
-                **status))
+                subject=subject, **status))
             if lines:
                 connection.execute(batch_lines.insert(), [
                     {"batch_id": batch_id, "line_no": line_no, "custom_id": custom_id, "body": body,

@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
+    "AuditEntry",
+    "AuditHead",
     "BatchLine",
     "BatchRecord",
     "Component",
@@ -330,3 +332,25 @@ class BatchLine:
     response_body: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the tamper-evident audit log: `hash` is SHA-256 of its canonical content, which includes
+    `prev_hash` (the previous entry's `hash`), so the entries form a chain (see `store/_audit.py`)."""
+
+    seq: int                             # 1, 2, 3… with no gap
+    at: datetime
+    kind: str                            # request | policy_skip | incident | fault | config | erasure | backup
+    actor: str                           # who did it: "gateway", "monitor", "cli:alice", a client key's name…
+    data: dict[str, Any]                 # facts only, never request or answer content
+    prev_hash: str                       # hex; 64 zeros for the first entry
+    hash: str                            # hex
+
+
+class AuditHead(NamedTuple):
+    """The last entry's seq and hash as the log records them, with its HMAC signature when a key was given."""
+
+    seq: int
+    hash: str
+    signature: str | None

@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -31,9 +32,9 @@ from sqlalchemy import Text as SqlText
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["JsonText", "UTCDateTime", "batch_lines", "batches", "components", "files", "idempotency",
-           "incident_updates", "incidents", "jobs", "metadata", "outbox", "status_changes", "traffic_minutes",
-           "uptime_days"]
+__all__ = ["JsonText", "UTCDateTime", "audit_head", "audit_log", "batch_lines", "batches", "components", "files",
+           "idempotency", "incident_updates", "incidents", "jobs", "metadata", "outbox", "status_changes",
+           "traffic_minutes", "uptime_days"]
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -211,6 +212,9 @@ jobs = Table(
     Column("callback_lease_until", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("id", name="pk_jobs"),
     Index("ix_jobs_due", "status", "next_attempt_at"),
+    # Revision 0006: the data subject (x-releve-subject) the content belongs to, for access and erasure requests.
+    Column("subject", String(255), nullable=True),
+    Index("ix_jobs_subject", "subject"),
 )
 
 idempotency = Table(
@@ -225,6 +229,9 @@ idempotency = Table(
     Column("response_headers", JsonText, nullable=True),       # [[name, value], …], latin-1 strings
     Column("response_body", LargeBinary, nullable=True),
     PrimaryKeyConstraint("client", "key", name="pk_idempotency"),
+    # Revision 0006: the data subject (x-releve-subject) the content belongs to, for access and erasure requests.
+    Column("subject", String(255), nullable=True),
+    Index("ix_idempotency_subject", "subject"),
 )
 
 files = Table(
@@ -236,6 +243,9 @@ files = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("content", LargeBinary, nullable=False),
     PrimaryKeyConstraint("id", name="pk_files"),
+    # Revision 0006: the data subject (x-releve-subject) the content belongs to, for access and erasure requests.
+    Column("subject", String(255), nullable=True),
+    Index("ix_files_subject", "subject"),
 )
 
 batches = Table(
@@ -265,6 +275,9 @@ batches = Table(
     Column("lease_until", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("id", name="pk_batches"),
     Index("ix_batches_status", "status"),
+    # Revision 0006: the data subject (x-releve-subject) the content belongs to, for access and erasure requests.
+    Column("subject", String(255), nullable=True),
+    Index("ix_batches_subject", "subject"),
 )
 
 batch_lines = Table(
@@ -281,4 +294,30 @@ batch_lines = Table(
     Column("updated_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("batch_id", "line_no", name="pk_batch_lines"),
     Index("ix_batch_lines_state", "batch_id", "state"),
+)
+
+# Revision 0005: the tamper-evident audit log (hash chain) and its head (see _audit.py).
+
+audit_log = Table(
+    "audit_log", metadata,
+    # Given by the appender, 1, 2, 3…: a gap means a deleted entry.
+    Column("seq", BigInteger, nullable=False, autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("actor", String(255), nullable=False),
+    Column("data", JsonText, nullable=False),
+    Column("prev_hash", String(64), nullable=False),          # sha256 hex of the previous entry
+    Column("hash", String(64), nullable=False),               # sha256 hex of this entry's canonical content
+    PrimaryKeyConstraint("seq", name="pk_audit_log"),
+    Index("ix_audit_log_at", "at"),
+)
+
+audit_head = Table(
+    "audit_head", metadata,
+    # One row (id 1): the last entry as the appenders left it, so a cut tail shows.
+    Column("id", Integer, nullable=False, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+    Column("signature", String(64), nullable=True),           # HMAC-SHA256 hex of "seq:hash", with a key
+    PrimaryKeyConstraint("id", name="pk_audit_head"),
 )

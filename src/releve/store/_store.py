@@ -25,6 +25,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreError
+from ._audit import Audit
 from ._engine import display_url, make_engine, migrate
 from ._history import History, record_change
 from ._model import (
@@ -42,6 +43,7 @@ from ._model import (
 from ._rows import CLOSED, component, enqueue, insert_for, load_incidents, new_id, outbox_item, utc
 from ._schema import UTCDateTime, incident_updates, incidents, outbox, uptime_days
 from ._schema import components as _components  # `components` is a parameter name in the contract
+from ._subjects import Subjects
 from ._work import Work
 
 __all__ = ["Store"]
@@ -49,7 +51,7 @@ __all__ = ["Store"]
 _DEFINITION = ("kind", "name_fr", "name_en", "description_fr", "description_en", "position", "public")
 
 
-class Store(History, Work):
+class Store(Audit, History, Subjects, Work):
     def __init__(self, url: str) -> None:
         """`url`: "sqlite:///relative.db", "sqlite:////abs/path.db", "sqlite://" (memory), "postgresql://…".
 

@@ -66,14 +66,17 @@ class Work(Batches):
     # --- deferred jobs ---------------------------------------------------------------------
 
     def create_job(self, *, route: str, operation: str, body: dict[str, Any], client: str | None,
-                   callback_url: str | None, at: datetime, expires_at: datetime) -> Job:
-        """A queued job, committed before this returns (the client's 202 is sent after). Id: "job_" + 24 hex."""
+                   callback_url: str | None, at: datetime, expires_at: datetime, subject: str | None = None) -> Job:
+        """A queued job, committed before this returns (the client's 202 is sent after). Id: "job_" + 24 hex.
+
+        `subject`: the data subject the request is about (x-releve-subject), for access and erasure requests.
+        """
         job_id = "job_" + secrets.token_hex(12)
         with self._begin() as connection:
             connection.execute(jobs.insert().values(
                 id=job_id, route=route, operation=operation, body=body, client=client, callback_url=callback_url,
                 status=_QUEUED, created_at=at, updated_at=at, expires_at=expires_at, attempts=0,
-                next_attempt_at=at, callback_attempts=0))
+                next_attempt_at=at, callback_attempts=0, subject=subject))
             return _job(connection.execute(select(jobs).where(jobs.c.id == job_id)).one())
 
     def job(self, job_id: str) -> Job | None:
@@ -169,12 +172,14 @@ class Work(Batches):
 
     # --- idempotency -----------------------------------------------------------------------
 
-    def begin_idempotent(self, client: str, key: str, body_hash: str, *, at: datetime,
-                         expires_at: datetime) -> IdempotencyRecord | None:
+    def begin_idempotent(self, client: str, key: str, body_hash: str, *, at: datetime, expires_at: datetime,
+                         subject: str | None = None) -> IdempotencyRecord | None:
         """Take the key: None when this caller now owns it (state in_progress, inserted, or replacing an expired
-        record); otherwise the existing record (in progress or done) for the caller to compare and wait on."""
+        record); otherwise the existing record (in progress or done) for the caller to compare and wait on.
+
+        `subject`: the data subject the request is about; a replaced record takes the new one's."""
         owned = {"body_hash": body_hash, "state": "in_progress", "created_at": at, "expires_at": expires_at,
-                 "response_status": None, "response_headers": None, "response_body": None}
+                 "response_status": None, "response_headers": None, "response_body": None, "subject": subject}
         this = and_(idempotency.c.client == client, idempotency.c.key == key)
         with self._begin() as connection:
             # The primary key decides between processes inserting at once; the loser reads the winner's row.

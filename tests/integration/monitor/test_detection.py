@@ -130,6 +130,7 @@ def test_errors_under_traffic_open_an_incident_that_names_the_fallback_then_reso
             primary.clear_faults()
         wait_for(lambda: not incidents(reader, unresolved=True), 15.0, "automatic resolution")
 
+    print(f"\nincident seen {seen_after:.2f} s after the fault; detection_seconds={opened.detection_seconds:.2f}")
     assert seen_after < 10.0
     assert opened.components == ("process:customer-support",)
     assert opened.name.en == "Customer support: degraded service"
@@ -147,6 +148,7 @@ def test_errors_under_traffic_open_an_incident_that_names_the_fallback_then_reso
     assert timeline[0] is IncidentStatus.INVESTIGATING
     assert timeline[-2:] == [IncidentStatus.MONITORING, IncidentStatus.RESOLVED]
     assert resolved.recovery_seconds is not None and resolved.recovery_seconds > 0
+    print(f"recovery_seconds={resolved.recovery_seconds:.2f}")
     assert all(status == 200 for status in traffic.statuses), "the fallback carried every request"
     statuses = {c.id: c.status for c in reader.components()}
     assert statuses["process:customer-support"] is ComponentStatus.OPERATIONAL

@@ -13,8 +13,10 @@ import pytest
 
 from releve.app import build_app
 from releve.config import config_from_mapping
+from releve.protect import verify_store
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
+from releve.store import Store
 
 CHAT = {"model": "records", "messages": [{"role": "user", "content": "Summarise the file of Jeanne Martin."}]}
 
@@ -70,6 +72,19 @@ def test_personal_data_is_refused_rather_than_sent_to_a_provider_that_may_not_re
     assert "Nothing was sent to them" in body["error"]["message"]
     assert fallback.stats()["requests"] == 0
     assert 'releve_targets_skipped_total{route="records",target="us/m"}' in metrics_skipped
+    store = Store(f"sqlite:///{tmp_path / 'r.db'}")
+    store.open()
+    try:
+        entries = list(store.audit_entries())
+        assert verify_store(store, key=None).ok
+    finally:
+        store.close()
+    kinds = [(e.kind, e.actor) for e in entries]
+    assert ("config", "releve") in kinds and ("policy_skip", "gateway") in kinds
+    decision = next(e for e in entries if e.kind == "request")
+    assert decision.data["outcome"] == "refused" and decision.data["data_class"] == "personal"
+    assert decision.data["targets"] == ["eu/m (as is)"] and decision.data["regions"] == ["eu"]
+    assert "Jeanne" not in str([e.data for e in entries])  # never the content
 
 
 async def _metrics(url: str) -> str:

@@ -27,12 +27,13 @@ from releve.store import (
     TrafficMinute,
 )
 from releve.store._engine import make_engine
-from releve.store._schema import components, incidents, metadata, traffic_minutes, uptime_days
+from releve.store._schema import components, files, incidents, metadata, traffic_minutes, uptime_days
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-HEAD = "0004"
+HEAD = "0006"
 TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox",
-          "traffic_minutes", "status_changes", "jobs", "idempotency", "files", "batches", "batch_lines"}
+          "traffic_minutes", "status_changes", "jobs", "idempotency", "files", "batches", "batch_lines",
+          "audit_log", "audit_head"}
 MIGRATIONS = Path(releve.store.__file__).with_name("migrations")
 
 
@@ -61,6 +62,24 @@ def test_traffic_minutes_count_every_outcome(store: Store, database_url: str) ->
     assert set(columns) == {"route", "minute", "served", "fallback", "degraded", "deferred", "failed"}
     assert not columns["deferred"]["nullable"]
     assert str(columns["deferred"]["default"]).strip("'()") == "0"
+
+
+def test_content_tables_name_their_data_subject(store: Store, database_url: str) -> None:
+    """Revision 0006: every table holding request or answer content can be searched by data subject."""
+    engine = create_engine(_engine_url(database_url))
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            for table in ("jobs", "idempotency", "files", "batches"):
+                columns = {column["name"]: column for column in inspector.get_columns(table)}
+                assert columns["subject"]["nullable"], table
+                assert getattr(columns["subject"]["type"], "length", None) == 255, table
+                indexes = {index["name"]: index["column_names"] for index in inspector.get_indexes(table)}
+                assert indexes[f"ix_{table}_subject"] == ["subject"], table
+            # A batch's lines belong to their batch's subject.
+            assert "subject" not in {column["name"] for column in inspector.get_columns("batch_lines")}
+    finally:
+        engine.dispose()
 
 
 def test_the_migration_builds_what_the_queries_expect(store: Store, database_url: str) -> None:
@@ -159,6 +178,29 @@ def test_a_database_at_0003_upgrades_to_head_keeping_its_traffic(database_url: s
         store.add_traffic([TrafficMinute("chat", T0, deferred=6)])
         assert store.traffic(["chat"], T0, T0 + timedelta(minutes=1)) == [
             TrafficMinute("chat", T0, served=5, fallback=4, degraded=3, failed=2, deferred=6)]
+    finally:
+        store.close()
+
+
+def test_a_database_at_0005_upgrades_to_head_with_untagged_work(database_url: str) -> None:
+    _migrate_to(database_url, "0005")
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            assert "subject" not in {c["name"] for c in inspect(connection).get_columns("jobs")}
+            # Only the columns 0005 has: an INSERT names the values it is given.
+            connection.execute(files.insert().values(id="file-old", purpose="batch", filename="in.jsonl", bytes=2,
+                                                     created_at=T0, content=b"ab"))
+    finally:
+        engine.dispose()
+
+    store = Store(database_url)
+    store.open()
+    try:
+        # Rows written before 0006 belong to no subject; new ones may.
+        assert store.file_content("file-old") == b"ab"
+        store.create_file(purpose="batch", filename="x", content=b"x", at=T0, subject="cust-42")
+        assert [f["filename"] for f in store.subject_data("cust-42")["files"]] == ["x"]
     finally:
         store.close()
 
