@@ -11,7 +11,7 @@ import contextlib
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from releve.admin import AdminApi
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
 from releve.batches import BatchApi, BatchRunner
 from releve.clock import MONOTONIC, Clock
-from releve.config import AuthMode, Config, Priority
+from releve.config import AuthMode, Config, Priority, RetentionConfig
 from releve.errors import StoreError
 from releve.gateway import (
     HIGH,
@@ -69,7 +69,11 @@ class Outages:
     """Everything about outages: the store, the monitor and notifier (lead process only), the pages."""
 
     def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
-                 audit: AuditLog, *, lead: bool, page_url: str, config_hash: str) -> None:
+                 audit: AuditLog, *, lead: bool, page_url: str, config_hash: str,
+                 retention: RetentionConfig, wall: Callable[[], datetime]) -> None:
+        self._retention = retention
+        self._wall = wall
+        self._purge: asyncio.Task[None] | None = None
         self.store = store
         self.audit = audit
         self._config_hash = config_hash
@@ -93,11 +97,15 @@ class Outages:
         await self.audit.start()
         if self.lead:
             self.audit.record("config", "releve", {"sha256": self._config_hash})
+            self._purge = asyncio.create_task(self._purge_content(), name="releve-retention")
             await self.monitor.start()
             await self.notifier.start()
         self._watch = asyncio.create_task(self._watch_incidents(), name="releve-incident-link")
 
     async def close(self) -> None:
+        if self._purge is not None:
+            self._purge.cancel()
+            await asyncio.gather(self._purge, return_exceptions=True)
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -115,6 +123,20 @@ class Outages:
                 data_class="personal" if event.personal else "none", pii=dict(event.pii)))
             for label in event.refused:
                 self.audit.record("policy_skip", "gateway", {"route": event.route, "target": label})
+
+    async def _purge_content(self) -> None:
+        """Retention: stored content older than `retention.content` goes, at start and every `purge_every`."""
+        while True:
+            now = self._wall()
+            try:
+                removed = await asyncio.to_thread(
+                    self.store.purge_content, now - timedelta(seconds=self._retention.content), at=now)
+            except StoreError:
+                logger.exception("retention purge failed; trying again later")
+            else:
+                if any(removed.values()):
+                    logger.info("retention: removed %s", ", ".join(f"{n} {k}" for k, n in removed.items() if n))
+            await asyncio.sleep(self._retention.purge_every)
 
     async def _watch_incidents(self) -> None:
         """Every worker knows the open incident (read from the store every few seconds), not only the lead."""
@@ -301,7 +323,7 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     status = StatusPage(store, config.status_page, now=wall)
     config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
     outages = Outages(store, monitor, notifier, status, admin, audit, lead=lead, page_url=page_url,
-                      config_hash=config_hash)
+                      config_hash=config_hash, retention=config.retention, wall=wall)
     links.append(outages.incident_link)
     batch_runner = BatchRunner(store, router, wall=wall, concurrency=config.batches.concurrency)
     batch_api = BatchApi(store, auth=auth, wall=wall, max_file_bytes=config.batches.max_file_size,

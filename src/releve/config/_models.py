@@ -39,6 +39,7 @@ __all__ = [
     "Priority",
     "ProviderConfig",
     "ProviderKind",
+    "RetentionConfig",
     "RouteConfig",
     "ServerConfig",
     "Strategy",
@@ -256,6 +257,13 @@ class BatchesConfig(_Model):
     max_file_size: Size = 200 * 1024 * 1024
 
 
+class RetentionConfig(_Model):
+    """How long stored content (deferred jobs, idempotency records, batch files and lines) is kept."""
+
+    content: Duration = 30 * 86400.0
+    purge_every: Duration = 3600.0
+
+
 class Config(_Model):
     server: ServerConfig = ServerConfig()
     events: EventsConfig = EventsConfig()
@@ -278,6 +286,7 @@ class Config(_Model):
     personal_data_terms: dict[str, list[str]] = Field(default_factory=dict)
     jobs: JobsConfig = JobsConfig()
     batches: BatchesConfig = BatchesConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:

@@ -4,6 +4,7 @@ subject's id; another subject's data stays whole."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -168,3 +169,31 @@ def test_without_an_audit_callback_nothing_is_logged(store: Store) -> None:
     assert erase_subject(store, "cust-42", at=T0) == {"jobs": 0, "idempotency": 0, "files": 0, "batches": 0,
                                                       "batch_lines": 0}
     assert list(store.audit_entries()) == []
+
+
+def test_the_gateway_purges_content_past_its_retention(tmp_path: Path) -> None:
+    """`retention.content`: finished jobs older than that are deleted by the running gateway."""
+    from releve.app import build_app
+    from releve.config import config_from_mapping
+    from releve.server import GatewayThread
+
+    db = tmp_path / "r.db"
+    store = Store(f"sqlite:///{db}")
+    store.open()
+    old = datetime.now(UTC) - timedelta(days=40)
+    job = store.create_job(route="chat", operation="chat", body={"messages": []}, client=None, callback_url=None,
+                           at=old, expires_at=old + timedelta(hours=1))
+    claimed = store.claim_jobs(old, lease_seconds=60)
+    store.finish_job(claimed[0].id, succeeded=True, response_status=200, response_body=b"{}", target="a/m", at=old)
+    raw = {"server": {"listen": "127.0.0.1:0", "access_log": False}, "auth": "none",
+           "storage": {"url": f"sqlite:///{db}"}, "monitor": {"probes": {"request": "none"}},
+           "retention": {"content": "30d"},
+           "providers": {"a": {"kind": "openai-compatible", "base_url": "http://127.0.0.1:9/v1"}},
+           "routes": {"chat": {"targets": [{"provider": "a", "model": "m"}]}}}
+    with GatewayThread(build_app(config_from_mapping(raw))):
+        deadline = time.monotonic() + 5
+        while store.job(job.id) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    gone = store.job(job.id) is None
+    store.close()
+    assert gone
