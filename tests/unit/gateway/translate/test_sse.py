@@ -99,8 +99,10 @@ def test_any_split_of_a_recorded_stream_yields_the_same_events(name: str, cuts: 
 
 events_strategy = st.lists(
     st.tuples(
-        st.none() | st.text(alphabet=st.characters(blacklist_characters="\r\n"), min_size=1, max_size=10),
-        st.text(max_size=30),
+        # Lone surrogates cannot be encoded as UTF-8, so they cannot be on the wire at all.
+        st.none() | st.text(alphabet=st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)),
+                            min_size=1, max_size=10),
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=30),
     ),
     max_size=5,
 )
