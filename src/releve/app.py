@@ -48,7 +48,7 @@ from releve.monitor import Monitor
 from releve.notify import Channels, Notifier
 from releve.protect import AuditLog, PseudonymGuard, request_record
 from releve.status import StatusPage
-from releve.store import Store
+from releve.store import ContentKeys, Store
 
 __all__ = ["App", "build_app"]
 
@@ -279,9 +279,16 @@ class App:
         await send_bytes(send, 200, self.metrics.render(), _METRICS_HEADERS)
 
 
+def _personal_routes(config: Config) -> frozenset[str]:
+    """Routes whose requests carry personal data: declared so, or used by a process that handles it."""
+    by_process = {route for process in config.processes.values() if process.personal_data for route in process.routes}
+    return frozenset(name for name, route in config.routes.items() if route.data == "personal" or name in by_process)
+
+
 def build_app(config: Config, *, clock: Clock = MONOTONIC,
               transports: Mapping[str, ProviderTransport] | None = None,
-              wall: Callable[[], datetime] = _utc_now, lead: bool = True, audit_key: bytes | None = None) -> App:
+              wall: Callable[[], datetime] = _utc_now, lead: bool = True, audit_key: bytes | None = None,
+              data_keys: ContentKeys | None = None) -> App:
     """`lead`: this process runs the monitor and the notifier (one per machine; other workers only serve)."""
     bus = EventBus(maxsize=config.events.queue_size)
     transports = transports if transports is not None else http_transports(config.providers)
@@ -300,7 +307,13 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     auth = ClientAuth(config.clients, required=config.auth is AuthMode.KEYS)
     recorder = RequestRecorder(metrics, AccessLog(config.server.access_log))
     size = config.server.max_body_size
-    store = Store(config.storage.url)
+    store = Store(config.storage.url, keys=data_keys)
+    personal = _personal_routes(config)
+    if data_keys is None and personal:
+        # Stored prompts and answers of routes with personal data would sit in clear: refuse to keep them.
+        logger.warning("no RELEVE_DATA_KEYS: requests on %s (personal data) will not be deferred nor kept for "
+                       "Idempotency-Key replays; set RELEVE_DATA_KEYS to store their content encrypted",
+                       ", ".join(sorted(personal)))
     page_url = (config.status_page.public_url.rstrip("/") or "") + "/status"
     links: list[Callable[[], str | None]] = []
     runner = JobRunner(store, router, wall=wall, callback_secret=config.jobs.callback_secret,
@@ -308,7 +321,8 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     deferrer = StoreDeferrer(store, runner, wall=wall,
                              max_age_for=lambda route: config.routes[route].degraded.defer_max_age)
     modes = DegradedModes(config, deferrer=deferrer, idempotency=StoreIdempotency(store, wall=wall),
-                          incident_link=lambda: links[0]() if links else None)
+                          incident_link=lambda: links[0]() if links else None,
+                          no_stored_content=personal if data_keys is None else frozenset())
     metrics.watch_caches({name: policy.cache for name, policy in modes.policies.items() if policy.cache is not None})
     priorities = {name: _PRIORITY[client.priority] for name, client in config.clients.items()
                   if client.priority is not Priority.NORMAL}

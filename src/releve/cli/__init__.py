@@ -44,7 +44,7 @@ def up(config: ConfigOption = Path("releve.yaml")) -> None:
     cfg = _load(config)
     try:
         run(cfg)
-    except StoreError as exc:
+    except (StoreError, ValueError) as exc:  # ValueError: a malformed key in the environment
         console.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2) from None
 
@@ -123,6 +123,7 @@ def demo(
 # Command groups register themselves on `app` when imported.
 from releve.cli import _incident  # noqa: E402, F401, I001
 from releve.cli import _audit  # noqa: E402, F401
+from releve.cli import _keys  # noqa: E402, F401
 from releve.cli import _plan  # noqa: E402, F401
 from releve.cli import _report  # noqa: E402, F401
 from releve.cli import _status  # noqa: E402, F401

@@ -40,10 +40,14 @@ def subject_export(
 
     from releve.errors import StoreError
     from releve.protect import export_subject
-    from releve.store import Store
+    from releve.store import ContentKeys, Store
 
     cfg = _load(config)
-    store = Store(cfg.storage.url)
+    try:
+        store = Store(cfg.storage.url, keys=ContentKeys.from_environ(os.environ))
+    except ValueError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2) from None
     try:
         store.open()
         exported = export_subject(store, subject, at=datetime.now(UTC))

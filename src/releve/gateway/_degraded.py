@@ -93,7 +93,10 @@ class DegradedModes:
 
     def __init__(self, config: Config, *, deferrer: Deferrer | None = None,
                  idempotency: IdempotencyGuard | None = None,
-                 incident_link: Callable[[], str | None] = lambda: None) -> None:
+                 incident_link: Callable[[], str | None] = lambda: None,
+                 no_stored_content: frozenset[str] = frozenset()) -> None:
+        # Routes whose content may not be stored (personal data and no encryption key): no jobs, no replays.
+        self.no_stored_content = no_stored_content
         self.policies: dict[str, RoutePolicy] = {}
         for name, route in config.routes.items():
             cache = None
@@ -105,8 +108,8 @@ class DegradedModes:
                 continue
             self.policies[name] = RoutePolicy(
                 cache=cache, cache_always=route.cache.mode is CacheMode.ALWAYS,
-                defer=bool(degraded.defer) and deferrer is not None,
-                defer_always=degraded.defer == "always" and deferrer is not None,
+                defer=bool(degraded.defer) and deferrer is not None and name not in no_stored_content,
+                defer_always=degraded.defer == "always" and deferrer is not None and name not in no_stored_content,
                 static_answer=degraded.static_answer, message=message)
         self.deferrer = deferrer
         self.idempotency = idempotency

@@ -120,6 +120,10 @@ class OpenAIApi(InboundApi):
                                      "(or Prefer: respond-async) to retry safely.", code="idempotency_with_stream")
             if modes.idempotency is None or not extras.idempotency_key or len(extras.idempotency_key) > 255:
                 raise InvalidRequest("Idempotency-Key must be 1 to 255 characters.", code="invalid_idempotency_key")
+            if plan.name in modes.no_stored_content:
+                raise InvalidRequest(f"Idempotency-Key is refused on route '{plan.name}': replaying the answer means "
+                                     "storing personal data, and Relève has no encryption key (RELEVE_DATA_KEYS).",
+                                     code="idempotency_unavailable")
 
             async def produce() -> CapturedResponse:
                 return await self._produce(plan, operation, body, extras, policy, client, started)

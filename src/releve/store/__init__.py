@@ -1,10 +1,12 @@
 """Relève's durable state: components, incidents, uptime, the notification outbox.
 
 SQLAlchemy Core on SQLite (embedded default) or PostgreSQL; the schema is
-migrated by Alembic. Other packages import from here only.
+migrated by Alembic. Stored prompts and answers are encrypted at rest when the
+store is given `ContentKeys`. Other packages import from here only.
 """
 
 from ._audit import AUDIT_GENESIS, audit_at, audit_hash, audit_head_signature
+from ._crypto import DATA_KEYS_ENV, ContentKeys
 from ._model import (
     AuditEntry,
     AuditHead,
@@ -42,6 +44,8 @@ __all__ = [
     "Component",
     "ComponentKind",
     "ComponentStatus",
+    "ContentKeys",
+    "DATA_KEYS_ENV",
     "FileRecord",
     "IMPACT_WORDS",
     "INCIDENT_STATUS_WORDS",

@@ -18,6 +18,7 @@ from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
+from ._crypto import Content
 from ._model import BatchLine, BatchRecord, FileRecord
 from ._schema import batch_lines, batches, files
 
@@ -25,6 +26,7 @@ __all__ = ["Batches"]
 
 _BATCH_FIELDS = tuple(field.name for field in dataclasses.fields(BatchRecord))
 _LINE_FIELDS = tuple(field.name for field in dataclasses.fields(BatchLine))
+_LINE_CONTENT = (batch_lines.c.body, batch_lines.c.response_body, batch_lines.c.error)
 _FILE_COLUMNS = (files.c.id, files.c.purpose, files.c.filename, files.c.bytes, files.c.created_at)
 # Statuses in which a batch runner has work to do: run lines, write the output files, stop.
 _ACTIVE = ("in_progress", "finalizing", "cancelling")
@@ -37,8 +39,10 @@ def _batch(row: Row[Any]) -> BatchRecord:
     return BatchRecord(**{name: values[name] for name in _BATCH_FIELDS})
 
 
-def _line(row: Row[Any]) -> BatchLine:
-    values = row._mapping
+def _line(row: Row[Any], content: Content) -> BatchLine:
+    values = dict(row._mapping)
+    for column in _LINE_CONTENT:
+        values[column.name] = content.open(column, values[column.name])
     return BatchLine(**{name: values[name] for name in _LINE_FIELDS})
 
 
@@ -48,9 +52,11 @@ def _fetch(connection: Connection, batch_id: str) -> BatchRecord | None:
 
 
 class Batches:
-    """Mixed into `Store` (through `Work`), which provides `_begin()`."""
+    """Mixed into `Store` (through `Work`), which provides `_begin()` and `_content` (content columns go through it)."""
 
     if TYPE_CHECKING:
+        _content: Content
+
         def _begin(self) -> AbstractContextManager[Connection]: ...
 
     # --- files -----------------------------------------------------------------------------
@@ -61,7 +67,8 @@ class Batches:
         file_id = "file-" + secrets.token_hex(12)
         with self._begin() as connection:
             connection.execute(files.insert().values(id=file_id, purpose=purpose, filename=filename,
-                                                     bytes=len(content), created_at=at, content=content,
+                                                     bytes=len(content), created_at=at,
+                                                     content=self._content.seal(files.c.content, content),
                                                      subject=subject))
             row = connection.execute(select(*_FILE_COLUMNS).where(files.c.id == file_id)).one()
         return FileRecord(id=row.id, purpose=row.purpose, filename=row.filename, bytes=row.bytes,
@@ -79,7 +86,8 @@ class Batches:
     def file_content(self, file_id: str) -> bytes | None:
         with self._begin() as connection:
             content = connection.execute(select(files.c.content).where(files.c.id == file_id)).scalar_one_or_none()
-        return None if content is None else bytes(content)
+        data: bytes | None = self._content.open(files.c.content, content)
+        return data
 
     # --- batches ---------------------------------------------------------------------------
 
@@ -104,8 +112,9 @@ class Batches:
                 subject=subject, **status))
             if lines:
                 connection.execute(batch_lines.insert(), [
-                    {"batch_id": batch_id, "line_no": line_no, "custom_id": custom_id, "body": body,
-                     "state": "pending"} for line_no, (custom_id, body) in enumerate(lines)])
+                    {"batch_id": batch_id, "line_no": line_no, "custom_id": custom_id,
+                     "body": self._content.seal(batch_lines.c.body, body), "state": "pending"}
+                    for line_no, (custom_id, body) in enumerate(lines)])
             return _batch(connection.execute(select(batches).where(batches.c.id == batch_id)).one())
 
     def batch(self, batch_id: str) -> BatchRecord | None:
@@ -168,7 +177,7 @@ class Batches:
         query = (select(batch_lines).where(batch_lines.c.batch_id == batch_id, batch_lines.c.state == "pending")
                  .order_by(batch_lines.c.line_no).limit(limit))
         with self._begin() as connection:
-            return [_line(row) for row in connection.execute(query)]
+            return [_line(row, self._content) for row in connection.execute(query)]
 
     def finish_line(self, batch_id: str, line_no: int, *, ok: bool, response_status: int | None,
                     response_body: dict[str, Any] | None, error: dict[str, Any] | None, request_id: str,
@@ -181,7 +190,8 @@ class Batches:
                 update(batch_lines).where(batch_lines.c.batch_id == batch_id, batch_lines.c.line_no == line_no,
                                           batch_lines.c.state == "pending")
                 .values(state="done" if ok else "error", response_status=response_status,
-                        response_body=response_body, error=error, request_id=request_id, updated_at=at))
+                        response_body=self._content.seal(batch_lines.c.response_body, response_body),
+                        error=self._content.seal(batch_lines.c.error, error), request_id=request_id, updated_at=at))
             if finished.rowcount == 1:
                 connection.execute(update(batches).where(batches.c.id == batch_id).values({counter: counter + 1}))
 
@@ -189,6 +199,6 @@ class Batches:
         """Every line in file order (for writing the output and error files), read at once (50,000 lines are fine)."""
         query = select(batch_lines).where(batch_lines.c.batch_id == batch_id).order_by(batch_lines.c.line_no)
         with self._begin() as connection:
-            lines = [_line(row) for row in connection.execute(query)]
+            lines = [_line(row, self._content) for row in connection.execute(query)]
         return iter(lines)
 

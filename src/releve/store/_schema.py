@@ -2,7 +2,9 @@
 
 Two column types carry the portability rules: times are aware UTC datetimes on every dialect
 (SQLite has no time zones, so UTC is stored naive and re-attached on read) and JSON is text
-written by orjson, so both dialects store and return exactly the same thing.
+written by orjson, so both dialects store and return exactly the same thing. The content columns (request
+and answer bodies, files) are plain text or bytes: the store writes them through _crypto.py, encrypted when
+it has keys.
 """
 
 from __future__ import annotations
@@ -192,7 +194,8 @@ jobs = Table(
     Column("id", String(40), nullable=False),
     Column("route", String(255), nullable=False),
     Column("operation", String(16), nullable=False),          # chat | embeddings
-    Column("body", JsonText, nullable=False),                  # the request, in the internal (OpenAI) format
+    # Content columns (see _crypto.py): JSON text, or with keys its encryption in base64; bytes, or their encryption.
+    Column("body", SqlText, nullable=False),                   # the request, in the internal (OpenAI) format
     Column("client", String(255), nullable=True),
     Column("callback_url", SqlText, nullable=True),
     Column("status", String(16), nullable=False),              # queued | running | succeeded | failed | expired
@@ -285,11 +288,12 @@ batch_lines = Table(
     Column("batch_id", String(40), ForeignKey("batches.id", name="fk_batch_lines_batch"), nullable=False),
     Column("line_no", Integer, nullable=False),
     Column("custom_id", SqlText, nullable=False),
-    Column("body", JsonText, nullable=False),                  # the line's request body
+    # Content columns (see _crypto.py): JSON text, or with keys its encryption in base64.
+    Column("body", SqlText, nullable=False),                   # the line's request body
     Column("state", String(16), nullable=False),               # pending | done | error
     Column("response_status", Integer, nullable=True),
-    Column("response_body", JsonText, nullable=True),
-    Column("error", JsonText, nullable=True),
+    Column("response_body", SqlText, nullable=True),
+    Column("error", SqlText, nullable=True),
     Column("request_id", String(40), nullable=True),
     Column("updated_at", UTCDateTime, nullable=True),
     PrimaryKeyConstraint("batch_id", "line_no", name="pk_batch_lines"),

@@ -26,6 +26,7 @@ from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreError
 from ._audit import Audit
+from ._crypto import Content, ContentKeys, Encryption
 from ._engine import display_url, make_engine, migrate
 from ._history import History, record_change
 from ._model import (
@@ -51,13 +52,16 @@ __all__ = ["Store"]
 _DEFINITION = ("kind", "name_fr", "name_en", "description_fr", "description_en", "position", "public")
 
 
-class Store(Audit, History, Subjects, Work):
-    def __init__(self, url: str) -> None:
+class Store(Audit, Encryption, History, Subjects, Work):
+    def __init__(self, url: str, *, keys: ContentKeys | None = None) -> None:
         """`url`: "sqlite:///relative.db", "sqlite:////abs/path.db", "sqlite://" (memory), "postgresql://…".
 
+        `keys` (`ContentKeys.from_environ(os.environ)`): stored prompts, answers and files are encrypted with them,
+        and read with or without them (see _crypto.py); without keys, content is written as plaintext.
         Builds nothing that does I/O; `open()` connects and migrates.
         """
         self._url = url
+        self._content = Content(keys)
         self._engine: Engine = make_engine(url)
         self._open = False
         # An in-memory database is one connection: threads (asyncio.to_thread callers) must take turns on it,

@@ -23,11 +23,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import ColumnElement, CompoundSelect, Row, Select, and_, exists, func, or_, select, union
+from sqlalchemy import ColumnElement, CompoundSelect, Row, Select, Table, and_, exists, func, or_, select, union
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ..errors import StoreError
+from ._crypto import CONTENT_COLUMNS, Content
 from ._engine import display_url
 from ._model import JobStatus
 from ._rows import utc
@@ -39,6 +40,7 @@ _FINISHED_JOBS = (JobStatus.SUCCEEDED.value, JobStatus.FAILED.value, JobStatus.E
 _FINISHED_BATCHES = ("completed", "failed", "expired", "cancelled")
 _CONTENT_TABLES = ("jobs", "idempotency", "files", "batches", "batch_lines")
 _SUBJECT_MAX = 255
+_CONTENT = frozenset(CONTENT_COLUMNS)
 
 
 def _checked(subject: str) -> str:
@@ -61,13 +63,16 @@ def _decoded(data: bytes, *, json: bool) -> tuple[Any, str]:
         return base64.b64encode(data).decode("ascii"), "base64"
 
 
-def _plain(row: Row[Any], *, json: bool = True) -> dict[str, Any]:
-    """A row as JSON-ready values: times in ISO 8601, bytes decoded beside a `<name>_encoding` saying how."""
+def _plain(row: Row[Any], table: Table, content: Content, *, json: bool = True) -> dict[str, Any]:
+    """A row of `table` as JSON-ready values: content decrypted, times in ISO 8601, bytes decoded beside a
+    `<name>_encoding` saying how."""
     out: dict[str, Any] = {}
     for field, value in zip(row._fields, row, strict=True):
         name = str(field)  # not SQLAlchemy's str subclass: orjson takes str keys only
         if name == "subject":
             continue  # said once, at the top of an export
+        if table.c[name] in _CONTENT:
+            value = content.open(table.c[name], value)
         if isinstance(value, datetime):
             value = value.isoformat()
         elif isinstance(value, bytes | memoryview):
@@ -96,9 +101,10 @@ def _has_lines() -> ColumnElement[bool]:
 
 
 class Subjects:
-    """Mixed into `Store`, which provides `_begin()` and the engine."""
+    """Mixed into `Store`, which provides `_begin()`, the engine and `_content` (content columns go through it)."""
 
     if TYPE_CHECKING:
+        _content: Content
         _url: str
         _engine: Engine
         _open: bool
@@ -124,11 +130,12 @@ class Subjects:
             if lines:
                 for line in connection.execute(select(batch_lines).where(batch_lines.c.batch_id.in_(list(lines)))
                                                .order_by(batch_lines.c.batch_id, batch_lines.c.line_no)):
-                    lines[line.batch_id].append(_plain(line))
-        return {"jobs": [_plain(row) for row in found_jobs],
-                "idempotency": [_plain(row) for row in records],
-                "files": [_plain(row, json=False) for row in found_files],
-                "batches": [{**_plain(row), "lines": lines[row.id]} for row in found_batches]}
+                    lines[line.batch_id].append(_plain(line, batch_lines, self._content))
+        content = self._content
+        return {"jobs": [_plain(row, jobs, content) for row in found_jobs],
+                "idempotency": [_plain(row, idempotency, content) for row in records],
+                "files": [_plain(row, files, content, json=False) for row in found_files],
+                "batches": [{**_plain(row, batches, content), "lines": lines[row.id]} for row in found_batches]}
 
     def erase_subject(self, subject: str, *, at: datetime) -> dict[str, int]:
         """Delete everything stored about `subject` in one transaction, then scrub the database files so the

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
 from ._batches import Batches
+from ._crypto import Content
 from ._model import IdempotencyRecord, Job, JobStatus
 from ._rows import insert_for
 from ._schema import UTCDateTime, idempotency, jobs
@@ -33,21 +34,21 @@ _QUEUED, _RUNNING = JobStatus.QUEUED.value, JobStatus.RUNNING.value
 _IDEMPOTENCY_ROUNDS = 5
 
 
-def _job(row: Row[Any]) -> Job:
-    return Job(id=row.id, route=row.route, operation=row.operation, body=row.body, client=row.client,
-               callback_url=row.callback_url, status=JobStatus(row.status), created_at=row.created_at,
-               updated_at=row.updated_at, expires_at=row.expires_at, attempts=row.attempts,
-               response_status=row.response_status,
-               response_body=None if row.response_body is None else bytes(row.response_body), target=row.target,
+def _job(row: Row[Any], content: Content) -> Job:
+    return Job(id=row.id, route=row.route, operation=row.operation, body=content.open(jobs.c.body, row.body),
+               client=row.client, callback_url=row.callback_url, status=JobStatus(row.status),
+               created_at=row.created_at, updated_at=row.updated_at, expires_at=row.expires_at,
+               attempts=row.attempts, response_status=row.response_status,
+               response_body=content.open(jobs.c.response_body, row.response_body), target=row.target,
                error=row.error, callback_state=row.callback_state)
 
 
-def _record(row: Row[Any]) -> IdempotencyRecord:
+def _record(row: Row[Any], content: Content) -> IdempotencyRecord:
     return IdempotencyRecord(client=row.client, key=row.key, body_hash=row.body_hash, state=row.state,
                              created_at=row.created_at, expires_at=row.expires_at,
                              response_status=row.response_status,
                              response_headers=tuple((name, value) for name, value in row.response_headers or ()),
-                             response_body=None if row.response_body is None else bytes(row.response_body))
+                             response_body=content.open(idempotency.c.response_body, row.response_body))
 
 
 def _callback_due(at: datetime) -> dict[str, Any]:
@@ -58,9 +59,11 @@ def _callback_due(at: datetime) -> dict[str, Any]:
 
 
 class Work(Batches):
-    """Mixed into `Store`, which provides `_begin()`."""
+    """Mixed into `Store`, which provides `_begin()` and `_content` (content columns go through it)."""
 
     if TYPE_CHECKING:
+        _content: Content
+
         def _begin(self) -> AbstractContextManager[Connection]: ...
 
     # --- deferred jobs ---------------------------------------------------------------------
@@ -74,15 +77,16 @@ class Work(Batches):
         job_id = "job_" + secrets.token_hex(12)
         with self._begin() as connection:
             connection.execute(jobs.insert().values(
-                id=job_id, route=route, operation=operation, body=body, client=client, callback_url=callback_url,
+                id=job_id, route=route, operation=operation, body=self._content.seal(jobs.c.body, body),
+                client=client, callback_url=callback_url,
                 status=_QUEUED, created_at=at, updated_at=at, expires_at=expires_at, attempts=0,
                 next_attempt_at=at, callback_attempts=0, subject=subject))
-            return _job(connection.execute(select(jobs).where(jobs.c.id == job_id)).one())
+            return _job(connection.execute(select(jobs).where(jobs.c.id == job_id)).one(), self._content)
 
     def job(self, job_id: str) -> Job | None:
         with self._begin() as connection:
             row = connection.execute(select(jobs).where(jobs.c.id == job_id)).first()
-        return None if row is None else _job(row)
+        return None if row is None else _job(row, self._content)
 
     def claim_jobs(self, now: datetime, *, lease_seconds: float = 60.0, limit: int = 20) -> list[Job]:
         """Queued jobs due by `now` (next_attempt_at <= now), and running ones whose lease ran out (their process
@@ -96,7 +100,7 @@ class Work(Batches):
                 return []
             rows = connection.execute(select(jobs).where(jobs.c.id.in_(claimed))
                                       .order_by(jobs.c.created_at, jobs.c.id))
-            return [_job(row) for row in rows]
+            return [_job(row, self._content) for row in rows]
 
     def finish_job(self, job_id: str, *, succeeded: bool, response_status: int, response_body: bytes,
                    target: str | None, at: datetime, error: str | None = None) -> None:
@@ -107,8 +111,9 @@ class Work(Batches):
         status = JobStatus.SUCCEEDED if succeeded else JobStatus.FAILED
         with self._begin() as connection:
             connection.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == _RUNNING).values(
-                status=status.value, response_status=response_status, response_body=response_body, target=target,
-                error=error, lease_until=None, updated_at=at, **_callback_due(at)))
+                status=status.value, response_status=response_status,
+                response_body=self._content.seal(jobs.c.response_body, response_body), target=target, error=error,
+                lease_until=None, updated_at=at, **_callback_due(at)))
 
     def retry_job(self, job_id: str, *, at: datetime, next_attempt_at: datetime, error: str) -> None:
         """No target could answer yet: back to queued, lease cleared, due again at `next_attempt_at`.
@@ -148,8 +153,8 @@ class Work(Batches):
             claimed = _take(connection, due, lease, order=order, limit=limit)
             if not claimed:
                 return []
-            return [_job(row) for row in connection.execute(select(jobs).where(jobs.c.id.in_(claimed))
-                                                            .order_by(*order))]
+            return [_job(row, self._content) for row in connection.execute(select(jobs).where(jobs.c.id.in_(claimed))
+                                                                           .order_by(*order))]
 
     def callback_sent(self, job_id: str, at: datetime) -> None:
         """The callback was delivered: never claimed again (nothing changes unless it was pending)."""
@@ -194,7 +199,7 @@ class Work(Batches):
                 if row is None:
                     continue  # abandoned meanwhile: insert again
                 if row.expires_at > at:
-                    return _record(row)
+                    return _record(row, self._content)
                 replaced = connection.execute(update(idempotency).where(this, idempotency.c.expires_at <= at)
                                               .values(owned))
                 if replaced.rowcount == 1:
@@ -209,7 +214,8 @@ class Work(Batches):
             connection.execute(update(idempotency).where(
                 idempotency.c.client == client, idempotency.c.key == key, idempotency.c.state == "in_progress")
                 .values(state="done", response_status=status,
-                        response_headers=[[name, value] for name, value in headers], response_body=body))
+                        response_headers=[[name, value] for name, value in headers],
+                        response_body=self._content.seal(idempotency.c.response_body, body)))
 
     def abandon_idempotent(self, client: str, key: str) -> None:
         """Forget an in-progress record whose request ended without an answer, so a retry may run."""
@@ -222,7 +228,7 @@ class Work(Batches):
         with self._begin() as connection:
             row = connection.execute(select(idempotency).where(
                 idempotency.c.client == client, idempotency.c.key == key)).first()
-        return None if row is None else _record(row)
+        return None if row is None else _record(row, self._content)
 
 
 def _waiting(now: datetime) -> ColumnElement[bool]:

@@ -111,3 +111,31 @@ def test_allowed_regions_keep_requests_in_the_region(sims: tuple[SimulatorThread
     with GatewayThread(build_app(config_from_mapping(raw))) as gateway:
         status, _ = post(gateway.url, CHAT)
     assert status == 200 and primary.stats()["requests"] == 0 and fallback.stats()["requests"] == 1
+
+
+def test_without_an_encryption_key_personal_content_is_not_stored(
+        sims: tuple[SimulatorThread, SimulatorThread], tmp_path: Path) -> None:
+    """No RELEVE_DATA_KEYS: a personal-data route neither defers nor keeps answers for Idempotency-Key replays."""
+    raw = config(sims, tmp_path / "r.db", data="personal", degraded={"defer": True})
+    raw["providers"]["us"]["personal_data"] = True
+    with GatewayThread(build_app(config_from_mapping(raw))) as gateway:
+        status, body = post(gateway.url, CHAT, {"Idempotency-Key": "k1"})
+    assert status == 400 and body["error"]["code"] == "idempotency_unavailable"
+    assert "RELEVE_DATA_KEYS" in body["error"]["message"]
+
+
+def test_with_a_key_a_deferred_personal_request_is_stored_encrypted(
+        sims: tuple[SimulatorThread, SimulatorThread], tmp_path: Path) -> None:
+    from releve.store import ContentKeys
+
+    primary, fallback = sims
+    for sim in sims:
+        sim.set_faults({"kind": "status", "status": 503})
+    raw = config(sims, tmp_path / "r.db", data="personal", degraded={"defer": True})
+    raw["providers"]["us"]["personal_data"] = True
+    keys = ContentKeys.from_environ({"RELEVE_DATA_KEYS": ContentKeys.generate()})
+    with GatewayThread(build_app(config_from_mapping(raw), data_keys=keys)) as gateway:
+        status, body = post(gateway.url, CHAT, {"Prefer": "respond-async"})
+    assert status == 202
+    for path in tmp_path.glob("r.db*"):
+        assert b"Jeanne Martin" not in path.read_bytes(), path
