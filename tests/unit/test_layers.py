@@ -30,14 +30,16 @@ ALLOWED: dict[str, set[str]] = {
     "impact": {"errors", "config", "store"},
     "jobs": {"errors", "clock", "config", "asgi", "gateway", "store", "notify"},
     "protect": {"errors", "config", "store"},
+    "recovery": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "protect", "impact", "app",
+                 "server", "sim"},
     "batches": {"errors", "clock", "config", "asgi", "gateway", "store"},
     "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin", "impact",
-            "jobs", "batches", "protect"},
+            "jobs", "batches", "protect", "recovery"},
     "server": {"app", "config"},
     "runner": {"app", "server", "config", "gateway", "store", "protect"},
     "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store", "impact"},
     "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
-            "admin", "impact", "protect"},
+            "admin", "impact", "protect", "recovery"},
 }
 
 

@@ -13,12 +13,14 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from releve.config import Config, ProviderConfig, RouteConfig, findings
+from releve.config import Config, ProcessConfig, ProviderConfig, RouteConfig, findings
 from releve.store import Text
 
 from ._plan_diagram import plan_diagram
 from ._plan_model import (
     Channel,
+    DataDestination,
+    DataForm,
     DataPolicy,
     MonitorSettings,
     Plan,
@@ -54,7 +56,7 @@ def continuity_plan(config: Config, *, config_path: Path | str, now: datetime) -
                 criticality=process.criticality.value, users=process.users, hourly_cost=process.hourly_cost,
                 revenue_per_hour=process.revenue_per_hour, rto=process.rto, rpo=process.rpo, mtd=process.mtd,
                 personal_data=process.personal_data, owner=process.owner, contacts=tuple(process.contacts),
-                routes=tuple(dict.fromkeys(process.routes)))
+                routes=tuple(dict.fromkeys(process.routes)), data_destinations=_destinations(config, process))
             for name, process in config.processes.items()),
         routes=tuple(_route(config, name, route, tuple(used_by[name])) for name, route in config.routes.items()),
         providers=tuple(_provider(config, name, provider) for name, provider in config.providers.items()),
@@ -78,6 +80,26 @@ def _policy(provider: ProviderConfig) -> DataPolicy:
     if provider.personal_data == "pseudonymized":
         return "pseudonymized"
     return "allowed" if provider.personal_data else "refused"
+
+
+def _form(provider: ProviderConfig, route: RouteConfig) -> DataForm:
+    """As the gateway's data policy decides (`gateway/_data.py`): the route's allowed_regions first, then what
+    the provider may receive."""
+    if route.allowed_regions is not None and provider.region not in route.allowed_regions:
+        return "region"
+    if provider.personal_data == "pseudonymized":
+        return "pseudonymized"
+    return "as-is" if provider.personal_data else "refused"
+
+
+def _destinations(config: Config, process: ProcessConfig) -> tuple[DataDestination, ...]:
+    """Every target of the routes that may carry the process's personal data: all of them when the process
+    declares personal data (the gateway then treats its routes as personal), else those declared `data: personal`."""
+    routes = [name for name in dict.fromkeys(process.routes)
+              if process.personal_data or config.routes[name].data == "personal"]
+    return tuple(DataDestination(name, target.provider, target.model, config.providers[target.provider].region,
+                                 _form(config.providers[target.provider], config.routes[name]))
+                 for name in routes for target in config.routes[name].targets)
 
 
 def _route(config: Config, name: str, route: RouteConfig, processes: tuple[str, ...]) -> PlanRoute:

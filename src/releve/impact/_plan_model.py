@@ -14,11 +14,14 @@ from typing import Literal
 from releve.config import Finding
 from releve.store import Text
 
-__all__ = ["Channel", "DataPolicy", "MonitorSettings", "Plan", "PlanProcess", "PlanProvider", "PlanRoute",
-           "PlanTarget", "StorageKind"]
+__all__ = ["Channel", "DataDestination", "DataForm", "DataPolicy", "MonitorSettings", "Plan", "PlanProcess",
+           "PlanProvider", "PlanRoute", "PlanTarget", "StorageKind"]
 
 DataPolicy = Literal["allowed", "refused", "pseudonymized"]
 StorageKind = Literal["sqlite-file", "sqlite-memory", "postgresql"]
+# How a target may receive a request carrying personal data: as is, pseudonymised, or never, because its
+# provider may not receive any ("refused") or its region is not among the route's allowed_regions ("region").
+DataForm = Literal["as-is", "pseudonymized", "refused", "region"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,21 @@ class PlanRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class DataDestination:
+    """One target of one route of a process with personal data, and how its personal data may reach it."""
+
+    route: str
+    provider: str
+    model: str
+    region: str | None
+    form: DataForm
+
+    @property
+    def never(self) -> bool:
+        return self.form in ("refused", "region")
+
+
+@dataclass(frozen=True, slots=True)
 class PlanProcess:
     id: str
     name: Text
@@ -70,6 +88,8 @@ class PlanProcess:
     owner: str | None
     contacts: tuple[str, ...]
     routes: tuple[str, ...]
+    # Where personal data may go: every target of its routes, in order (empty when it carries none).
+    data_destinations: tuple[DataDestination, ...] = ()
 
     @property
     def outage_cost_per_hour(self) -> float:

@@ -86,6 +86,18 @@ _FR = {
     "policy_allowed": "autorisées",
     "policy_refused": "non autorisées",
     "policy_pseudonymized": "après pseudonymisation",
+    "data_destinations": "Où peuvent aller les données personnelles",
+    "data_destinations_intro": "Pour chaque processus qui traite des données personnelles : chaque cible de ses "
+                               "routes, sa région, et sous quelle forme elle peut recevoir une requête qui en "
+                               "contient. Une cible marquée « jamais » est écartée par la politique de données : "
+                               "même en panne de toutes les autres, Relève ne lui envoie pas ces requêtes.",
+    "no_data_destinations": "Aucun processus ne déclare de données personnelles.",
+    "target": "Cible",
+    "form": "Forme",
+    "form_as-is": "telles quelles",
+    "form_pseudonymized": "pseudonymisées",
+    "form_refused": "jamais : refusées (le fournisseur ne peut pas en recevoir)",
+    "form_region": "jamais : refusées (région absente des allowed_regions de la route)",
     "failover": "Bascule",
     "failover_intro": "Quand un fournisseur échoue, Relève passe au suivant dans l'ordre ci-dessous, sans que "
                       "les applications changent quoi que ce soit.",
@@ -237,6 +249,18 @@ _EN = {
     "policy_allowed": "allowed",
     "policy_refused": "not allowed",
     "policy_pseudonymized": "after pseudonymisation",
+    "data_destinations": "Where personal data may go",
+    "data_destinations_intro": "For each process that handles personal data: every target of its routes, its "
+                               "region, and in which form it may receive a request that carries some. A target "
+                               "marked “never” is skipped by the data policy: even when every other "
+                               "target is down, Relève does not send it those requests.",
+    "no_data_destinations": "No process declares personal data.",
+    "target": "Target",
+    "form": "Form",
+    "form_as-is": "as is",
+    "form_pseudonymized": "pseudonymized",
+    "form_refused": "never: refused (the provider may not receive any)",
+    "form_region": "never: refused (region not in the route's allowed_regions)",
     "failover": "Failover",
     "failover_intro": "When a provider fails, Relève moves on to the next one in the order below; applications "
                       "change nothing.",

@@ -17,6 +17,7 @@ from releve.errors import ReleveError
 from releve.store import Incident, IncidentStatus, StatusChange, Store, Text, TrafficMinute
 
 from ._cost import ProcessCost, minute_ceil, minute_floor, process_cost
+from ._report_privacy import PersonalDataUse, personal_data_use
 
 __all__ = ["GDPR_DELAY", "GdprNotice", "IncidentReport", "IncidentRow", "PeriodReport", "ProcessImpact", "RtoCheck",
            "RtoOutcome", "TimelineEntry", "UnknownIncident", "incident_report", "period_report"]
@@ -142,6 +143,7 @@ class IncidentReport:
     recovery_seconds: float
     recovery_basis: str             # recovered | resolved | so_far
     recovery_at: datetime
+    personal_data: PersonalDataUse | None = None   # None: the incident names no route
 
     @property
     def stem(self) -> str:
@@ -208,6 +210,12 @@ def _process_names(config: Config, incident: Incident) -> list[str]:
             if c.startswith("process:") and c.partition(":")[2] in config.processes]
 
 
+def _routes(config: Config, incident: Incident, names: Sequence[str]) -> list[str]:
+    """The routes of the incident's processes, and any route it names itself."""
+    named = [c.partition(":")[2] for c in incident.components if c.startswith("route:")]
+    return list(dict.fromkeys([*(route for name in names for route in config.processes[name].routes), *named]))
+
+
 def _timeline(incident: Incident, now: datetime) -> tuple[TimelineEntry, ...]:
     entries = []
     if incident.started_at is not None:
@@ -247,11 +255,13 @@ def incident_report(store: Store, config: Config, incident_id: str, *, now: date
                 RtoCheck(config.processes[name].rto, recovery, so_far=basis == "so_far"))
         for name in names)
     gdpr = tuple(_notice(p, incident) for p in processes if p.personal_data and p.unavailable)
+    routes = _routes(config, incident, names)
     return IncidentReport(
         incident=incident, start=start, end=end, so_far=incident.resolved_at is None, generated_at=now,
         currency=config.currency, degraded_weight=config.impact.degraded_weight, processes=processes,
         timeline=_timeline(incident, now), gdpr=gdpr, recovery_seconds=recovery, recovery_basis=basis,
-        recovery_at=recovery_at)
+        recovery_at=recovery_at,
+        personal_data=personal_data_use(store, config, routes, start, end) if routes else None)
 
 
 def _period_incidents(store: Store, since: datetime, until: datetime) -> tuple[list[Incident], bool]:

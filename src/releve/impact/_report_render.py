@@ -18,6 +18,7 @@ from . import _cost
 from ._charts import cost_chart, requests_chart
 from ._render import render, write_documents
 from ._report import IncidentReport, PeriodReport, ProcessImpact, RtoCheck, RtoOutcome
+from ._report_privacy import DataFlow, PersonalDataUse
 from ._report_text import (
     INCIDENT_STATUS,
     LABELS,
@@ -241,6 +242,52 @@ def _gdpr(report: Report, language: str) -> list[str]:
     return out
 
 
+def _form(form: str, language: str) -> str:
+    key = f"pd_form_{form}"
+    return label(key, language) if key in LABELS[language] else form
+
+
+def _regions(regions: tuple[str, ...], language: str) -> str:
+    return ", ".join(label("pd_region_unknown", language) if r == "unknown" else r for r in regions) or "—"
+
+
+def _flow(flow: DataFlow, language: str) -> str:
+    count = format_count(flow.requests, language)
+    requests = label("pd_requests_one" if flow.requests == 1 else "pd_requests_many", language, count=count)
+    return label("pd_flow", language, target=flow.target, form=_form(flow.form, language),
+                 region=_regions(flow.regions, language), requests=requests)
+
+
+def _personal_data(use: PersonalDataUse | None, language: str) -> dict[str, Any] | None:
+    """The section "Personal data during the incident": a statement (a warning when something is new), details,
+    and a row per target and form."""
+    if use is None:
+        return None
+    routes, join = ", ".join(use.routes), label("pd_join", language)
+    if not use.flows:
+        state, statement = "none", label("pd_none", language, routes=routes)
+    elif use.new:
+        state, statement = "new", label("pd_new", language, flows=join.join(_flow(f, language) for f in use.new))
+    else:
+        state, statement = "same", label("pd_same", language, flows=join.join(_flow(f, language) for f in use.flows))
+    details = []
+    if use.requests:
+        details.append(label("pd_summary", language, routes=routes, requests=format_count(use.requests, language),
+                             refused=format_count(use.refused, language), regions=_regions(use.regions, language)))
+    if use.identifiers:
+        details.append(label("pd_identifiers", language, kinds=", ".join(
+            f"{kind} {format_count(count, language)}" for kind, count in use.identifiers)))
+    if use.skipped:
+        details.append(label("pd_skipped", language, targets=", ".join(
+            f"{target} ({format_count(count, language)}×)" for target, count in use.skipped)))
+    details.append(label("pd_compared", language, start=format_datetime(use.before, language, seconds=True),
+                         end=format_datetime(use.start, language, seconds=True)))
+    rows = [{"target": f.target, "form": _form(f.form, language), "region": _regions(f.regions, language),
+             "during": format_count(f.requests, language), "before": format_count(f.before, language),
+             "new": f.new, "new_text": label("pd_yes" if f.new else "pd_no", language)} for f in use.flows]
+    return {"state": state, "statement": statement, "details": details, "rows": rows}
+
+
 def report_context(report: Report, language: str) -> dict[str, Any]:
     """What both templates are rendered with: every figure already formatted for `language`."""
     if language not in LABELS:
@@ -262,7 +309,10 @@ def report_context(report: Report, language: str) -> dict[str, Any]:
         "generated": label("generated", language, at=format_datetime(report.generated_at, language)),
         "processes": [_process(p, report.currency, language) for p in report.processes],
         "cost_chart": Markup(chart.svg) if chart else None, "cost_chart_alt": chart.alt if chart else None,
-        "gdpr": _gdpr(report, language), "method_md": method, "method_html": _method_html(method),
+        "gdpr": _gdpr(report, language),
+        "personal_data": _personal_data(report.personal_data, language) if isinstance(report, IncidentReport)
+        else None,
+        "method_md": method, "method_html": _method_html(method),
     }
 
 
