@@ -27,6 +27,8 @@ from ._units import Duration, Size
 __all__ = [
     "AuthMode",
     "BackoffConfig",
+    "BackupConfig",
+    "BackupKeepConfig",
     "BatchesConfig",
     "BreakerConfig",
     "CacheConfig",
@@ -34,11 +36,13 @@ __all__ = [
     "ClientConfig",
     "Config",
     "DegradedConfig",
+    "DrillsConfig",
     "EventsConfig",
     "JobsConfig",
     "Priority",
     "ProviderConfig",
     "ProviderKind",
+    "RestoreDrillConfig",
     "RetentionConfig",
     "RouteConfig",
     "ServerConfig",
@@ -257,6 +261,29 @@ class BatchesConfig(_Model):
     max_file_size: Size = 200 * 1024 * 1024
 
 
+class BackupKeepConfig(_Model):
+    hourly: Annotated[int, Field(ge=0)] = 24
+    daily: Annotated[int, Field(ge=0)] = 7
+    weekly: Annotated[int, Field(ge=0)] = 4
+
+
+class BackupConfig(_Model):
+    """Backups of Relève's own state (`releve backup`; with `every`, also taken by `releve up`)."""
+
+    to: str = "backups"                   # a directory, or s3://bucket/prefix
+    every: Duration | None = None
+    keep: BackupKeepConfig = BackupKeepConfig()
+    endpoint_url: str | None = None      # an S3-compatible server other than AWS
+
+
+class RestoreDrillConfig(_Model):
+    every: Duration | None = None        # a restore drill of the latest backup this often (by `releve up`)
+
+
+class DrillsConfig(_Model):
+    restore: RestoreDrillConfig = RestoreDrillConfig()
+
+
 class RetentionConfig(_Model):
     """How long stored content (deferred jobs, idempotency records, batch files and lines) is kept."""
 
@@ -287,6 +314,8 @@ class Config(_Model):
     jobs: JobsConfig = JobsConfig()
     batches: BatchesConfig = BatchesConfig()
     retention: RetentionConfig = RetentionConfig()
+    backup: BackupConfig = BackupConfig()
+    drills: DrillsConfig = DrillsConfig()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Config:
