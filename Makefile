@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean browser
+.PHONY: demo drill test lint bench clean browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,11 +12,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
 
-# Debian packages: chromium for the status page's browser tests (Playwright drives it, never downloads one),
-# Pango for WeasyPrint's PDFs, poppler's pdftoppm to look at them in tests.
+# Debian packages: chromium for the browser tests (Playwright drives it, never downloads one), Pango for
+# WeasyPrint's PDFs, poppler's pdftoppm to look at them in tests, postgresql-client for pg_dump backups.
 CHROMIUM := /usr/bin/chromium
 PDFTOPPM := /usr/bin/pdftoppm
 PANGO := /usr/share/doc/libpango-1.0-0
+PG_DUMP := /usr/bin/pg_dump
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_INSTALL := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends
 
@@ -30,11 +31,20 @@ $(PDFTOPPM) $(PANGO):
 	$(SUDO) apt-get update -q
 	$(APT_INSTALL) poppler-utils libpango-1.0-0 libpangoft2-1.0-0
 
+# PostgreSQL's pg_dump and pg_restore, for backups of a PostgreSQL store (and their tests).
+$(PG_DUMP):
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) postgresql-client
+
 demo: $(STAMP) $(PANGO)
 	$(BIN)/releve demo
 
+# A game day on the simulators: the provider-outage drill against an in-process gateway; prints the report's path.
+drill: $(STAMP)
+	$(BIN)/releve drill demo
 
-test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(PANGO)
+
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(PANGO) $(PG_DUMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m coverage erase

@@ -4,12 +4,18 @@ People know things the monitor cannot (a planned migration, a provider's
 phone call): they open incidents, post updates, resolve and schedule
 maintenance. The admin API takes the keys in `admins:`, never client keys,
 so an application that may call models may not write on the status page.
+
+Drills inject faults here too (`/admin/faults`): the gateway acts out a
+provider's outage for a bounded time (see `gateway/_faults.py`). The fault
+table is this process's own: with `server.workers > 1` a call reaches one
+worker, so game days run with `workers: 1`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -19,7 +25,7 @@ import orjson
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, read_body, send_bytes
 from releve.config import Config
 from releve.errors import InvalidRequest, StoreError, Unauthorized
-from releve.gateway import ClientAuth
+from releve.gateway import ClientAuth, FaultTable, parse_fault
 from releve.impact import IncidentCost, incident_costs
 from releve.store import Impact, Incident, IncidentStatus, Store, Text
 
@@ -27,6 +33,7 @@ __all__ = ["AdminApi", "component_ids", "cost_json", "incident_json", "parse_com
 
 logger = logging.getLogger("releve.admin")
 _PREFIX = "/admin/incidents"
+_FAULTS = "/admin/faults"
 _MANUAL_STATUSES = {IncidentStatus.INVESTIGATING, IncidentStatus.IDENTIFIED, IncidentStatus.MONITORING,
                     IncidentStatus.RESOLVED}
 _IMPACTS = {Impact.NONE, Impact.MINOR, Impact.MAJOR, Impact.CRITICAL}
@@ -149,27 +156,34 @@ class AdminApi:
 
     def __init__(self, config: Config, store: Store, channels: Sequence[str], *, wake: Callable[[], None],
                  now: Callable[[], datetime],
-                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None) -> None:
+                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None,
+                 faults: FaultTable | None = None) -> None:
         self._audit = audit
+        self._faults = faults
         self._store = store
         self._channels = tuple(channels)
         self._wake = wake
         self._now = now
         self._config = config
         self._known = component_ids(config)
+        self._targets = {f"{t.provider}/{t.model}" for route in config.routes.values() for t in route.targets}
+        self._regions = {p.region for p in config.providers.values() if p.region}
         self._auth = ClientAuth(config.admins, required=True) if config.admins else None
         self._open = not config.admins and config.auth.value == "none"
 
     def handles(self, path: str) -> bool:
-        return path == "/admin/maintenances" or path == _PREFIX or path.startswith(_PREFIX + "/")
+        return path in ("/admin/maintenances", _PREFIX, _FAULTS) or path.startswith((_PREFIX + "/", _FAULTS + "/"))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             actor = f"admin:{self._authorize(scope) or 'open'}"
-            status, payload = await self._dispatch(scope, receive)
-            if scope["method"] == "POST" and status < 300 and isinstance(payload, dict):
-                self._audit("incident", actor, {"path": scope["path"], "incident": payload.get("id"),
-                                                "status": payload.get("status")})
+            if scope["path"].startswith(_FAULTS):
+                status, payload = await self._fault_call(scope, receive, actor)
+            else:
+                status, payload = await self._dispatch(scope, receive)
+                if scope["method"] == "POST" and status < 300 and isinstance(payload, dict):
+                    self._audit("incident", actor, {"path": scope["path"], "incident": payload.get("id"),
+                                                    "status": payload.get("status")})
         except Unauthorized as exc:
             status, payload = 401, _error(str(exc), "unauthorized")
         except InvalidRequest as exc:
@@ -204,6 +218,36 @@ class AdminApi:
         if len(rest) == 2 and rest[1] in ("updates", "resolve"):
             incident = await asyncio.to_thread(self._update, rest[0], data, resolve=rest[1] == "resolve")
             return 200, incident_json(incident)
+        raise InvalidRequest(f"No admin endpoint at {path}.", status=404, code="not_found")
+
+    async def _fault_call(self, scope: Scope, receive: Receive, actor: str) -> tuple[int, Any]:
+        """`POST /admin/faults`, `GET /admin/faults`, `DELETE /admin/faults/{id}`; each change is audited."""
+        faults = self._faults
+        if faults is None:
+            raise InvalidRequest("This gateway has no fault table.", status=404, code="not_found")
+        path, method = scope["path"].rstrip("/"), scope["method"]
+        process = os.getpid()  # which worker answered: each has its own faults
+        if path == _FAULTS and method == "GET":
+            now = faults.now
+            return 200, {"faults": [fault.to_json(hits, now) for fault, hits in faults.faults()], "process": process}
+        if path == _FAULTS and method == "POST":
+            spec = parse_fault(_object(await read_body(scope, receive, 64 * 1024)), targets=self._targets,
+                               providers=self._config.providers.keys(), regions=self._regions)
+            fault = faults.add(spec)
+            self._audit("fault", actor, {"action": "inject", "fault": fault.id, **spec.to_json()})
+            return 201, {**fault.to_json(0, faults.now), "process": process}
+        fault_id = path[len(_FAULTS) + 1:]
+        if fault_id and "/" not in fault_id and method == "DELETE":
+            removed = faults.remove(fault_id)
+            if removed is None:
+                raise InvalidRequest(f"no fault {fault_id!r} in this process (expired, removed, or set on another "
+                                     "worker)", status=404, code="not_found")
+            fault, hits = removed
+            self._audit("fault", actor, {"action": "remove", "fault": fault.id, "hits": hits})
+            return 200, {**fault.to_json(hits), "removed": True, "process": process}
+        if path == _FAULTS or fault_id and "/" not in fault_id:
+            allowed = "GET and POST" if path == _FAULTS else "DELETE"
+            raise InvalidRequest(f"{path} accepts {allowed}", status=405, code="method_not_allowed")
         raise InvalidRequest(f"No admin endpoint at {path}.", status=404, code="not_found")
 
     def _listing(self, *, maintenance: bool) -> list[dict[str, Any]]:

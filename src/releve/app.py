@@ -36,17 +36,21 @@ from releve.gateway import (
     DegradedModes,
     Event,
     EventBus,
+    Fault,
+    FaultTable,
     GatewayMetrics,
     OpenAIApi,
     RequestRecorder,
     Router,
     build_routes,
+    mark_drill,
 )
 from releve.gateway.providers import ProviderTransport, http_transports
 from releve.jobs import JobRunner, JobsApi, StoreDeferrer, StoreIdempotency
 from releve.monitor import Monitor
 from releve.notify import Channels, Notifier
 from releve.protect import AuditLog, PseudonymGuard, request_record
+from releve.recovery import RecoverySchedule
 from releve.status import StatusPage
 from releve.store import ContentKeys, Store
 
@@ -70,7 +74,8 @@ class Outages:
 
     def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
                  audit: AuditLog, *, lead: bool, page_url: str, config_hash: str,
-                 retention: RetentionConfig, wall: Callable[[], datetime]) -> None:
+                 retention: RetentionConfig, wall: Callable[[], datetime], schedule: RecoverySchedule) -> None:
+        self._schedule = schedule
         self._retention = retention
         self._wall = wall
         self._purge: asyncio.Task[None] | None = None
@@ -98,11 +103,13 @@ class Outages:
         if self.lead:
             self.audit.record("config", "releve", {"sha256": self._config_hash})
             self._purge = asyncio.create_task(self._purge_content(), name="releve-retention")
+            self._schedule.start()
             await self.monitor.start()
             await self.notifier.start()
         self._watch = asyncio.create_task(self._watch_incidents(), name="releve-incident-link")
 
     async def close(self) -> None:
+        await self._schedule.close()
         if self._purge is not None:
             self._purge.cancel()
             await asyncio.gather(self._purge, return_exceptions=True)
@@ -180,6 +187,7 @@ class App:
         self.outages = outages
         self.backlog = backlog
         self._transports = transports
+        self._faults = router.faults
         # Paths with ids in them, looked at only when the exact-path table has no entry.
         self._prefixed: tuple[tuple[Callable[[str], bool], Handler], ...] = (
             (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api),
@@ -215,6 +223,8 @@ class App:
             elif scope["path"] == "/v1/models" and any(name == b"anthropic-version" for name, _ in scope["headers"]):
                 await self._anthropic_models(scope, receive, send)  # the same path, in Anthropic's shape
             else:
+                if self._faults.armed:  # a drill is on: note which requests are its own
+                    mark_drill(scope["headers"])
                 await entry[1](scope, receive, send)
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
@@ -288,7 +298,7 @@ def _personal_routes(config: Config) -> frozenset[str]:
 def build_app(config: Config, *, clock: Clock = MONOTONIC,
               transports: Mapping[str, ProviderTransport] | None = None,
               wall: Callable[[], datetime] = _utc_now, lead: bool = True, audit_key: bytes | None = None,
-              data_keys: ContentKeys | None = None) -> App:
+              data_keys: ContentKeys | None = None, environ: Mapping[str, str] | None = None) -> App:
     """`lead`: this process runs the monitor and the notifier (one per machine; other workers only serve)."""
     bus = EventBus(maxsize=config.events.queue_size)
     transports = transports if transports is not None else http_transports(config.providers)
@@ -298,8 +308,13 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
         logger.log(level, "breaker for %s: %s -> %s", label, old.value, new.value)
         bus.publish(BreakerChanged(label, old.value, new.value, clock.now()))
 
+    def fault_expired(fault: Fault, hits: int) -> None:
+        audit.record("fault", "releve", {"action": "expired", "fault": fault.id, "hits": hits})
+
+    faults = FaultTable(clock=clock, wall=wall, on_expired=fault_expired,
+                        regions={name: provider.region for name, provider in config.providers.items()})
     router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus,
-                    data=DataPolicies(config, guard=PseudonymGuard(config.personal_data_terms)))
+                    data=DataPolicies(config, guard=PseudonymGuard(config.personal_data_terms)), faults=faults)
     metrics = GatewayMetrics(bus)
     for plan in router.routes.values():
         for target in plan.targets:
@@ -333,11 +348,12 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     audit = AuditLog(store, key=audit_key, wall=wall)
     monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
                       channels=channels.ids, notify=notifier.wake, audit=audit.record)
-    admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall, audit=audit.record)
+    admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall, audit=audit.record, faults=faults)
     status = StatusPage(store, config.status_page, now=wall)
     config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
+    schedule = RecoverySchedule(config, environ=environ or {}, wall=wall, audit=audit.record)
     outages = Outages(store, monitor, notifier, status, admin, audit, lead=lead, page_url=page_url,
-                      config_hash=config_hash, retention=config.retention, wall=wall)
+                      config_hash=config_hash, retention=config.retention, wall=wall, schedule=schedule)
     links.append(outages.incident_link)
     batch_runner = BatchRunner(store, router, wall=wall, concurrency=config.batches.concurrency)
     batch_api = BatchApi(store, auth=auth, wall=wall, max_file_bytes=config.batches.max_file_size,

@@ -123,6 +123,8 @@ def demo(
 # Command groups register themselves on `app` when imported.
 from releve.cli import _incident  # noqa: E402, F401, I001
 from releve.cli import _audit  # noqa: E402, F401
+from releve.cli import _backup  # noqa: E402, F401
+from releve.cli import _drill  # noqa: E402, F401
 from releve.cli import _keys  # noqa: E402, F401
 from releve.cli import _plan  # noqa: E402, F401
 from releve.cli import _report  # noqa: E402, F401

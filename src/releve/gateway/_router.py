@@ -7,7 +7,8 @@ Failing over to the next target is immediate; after a full pass it waits a
 jittered backoff and goes round again, `retries` times, all inside the
 route's whole-request deadline. Each attempt has its own timeout (for
 streams: until the first chunk). With `hedge_after`, a slow first attempt is
-raced against the next target and the loser is cancelled.
+raced against the next target and the loser is cancelled. While a drill has
+set faults (`_faults.py`), they are acted out right before the transport call.
 
 The router never imports pydantic, aiohttp or a wire format: it sees
 `RoutePlan`s, transports, `UpstreamError` and `Untranslatable`.
@@ -22,6 +23,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
@@ -47,6 +49,7 @@ from ._events import (
     ServedByFallback,
     TargetSkipped,
 )
+from ._faults import FaultTable, OpenedStream
 from ._limits import CLIENT_PRIORITY, MARKED_PERSONAL, ConcurrencyLimiter
 from ._plan import RoutePlan, Target, TargetHealth
 from ._reidentify import ReidentifiedStream
@@ -111,9 +114,12 @@ class _Run:
 
 class Router:
     def __init__(self, routes: Mapping[str, RoutePlan], clock: Clock, bus: EventBus,
-                 rng: random.Random | None = None, data: DataPolicies | None = None) -> None:
+                 rng: random.Random | None = None, data: DataPolicies | None = None,
+                 faults: FaultTable | None = None) -> None:
         self.routes = dict(routes)
         self.data = data
+        # Drill faults: an empty table unless a drill set some (admin API); see _faults.py.
+        self.faults = faults if faults is not None else FaultTable(clock=clock, wall=_utc_now)
         self._clock = clock
         self._bus = bus
         self._rng = rng or random.Random()
@@ -163,7 +169,7 @@ class Router:
     async def open_stream(self, plan: RoutePlan, body: Body, *, exclude: Collection[Target] = ()) -> ServedStream:
         policy = self._policy(plan, body)
 
-        async def attempt(target: Target) -> tuple[UpstreamStream, AsyncIterator[bytes], bytes]:
+        async def attempt(target: Target) -> OpenedStream:
             sent, pseudonymized = (body, None) if policy is None else policy.body_for(target.label, body)
             stream: UpstreamStream = await target.transport.open_stream(
                 UpstreamCall(Operation.CHAT, sent, target.model, True))
@@ -180,10 +186,10 @@ class Router:
             except BaseException:
                 await stream.aclose()
                 raise
-            return stream, chunks, first
+            return OpenedStream(stream, chunks, first)
 
-        async def discard(opened: tuple[UpstreamStream, AsyncIterator[bytes], bytes]) -> None:
-            await opened[0].aclose()
+        async def discard(opened: OpenedStream) -> None:
+            await opened.stream.aclose()
 
         won, attempts = await self._run(plan, attempt, exclude, discard, policy=policy)
         stream, chunks, first = won.value
@@ -315,7 +321,10 @@ class Router:
         armed = self.wheel.arm(limit)
         started = time.perf_counter() if health.latency is not None else 0.0
         try:
-            value = await attempt(target)
+            if self.faults.armed:  # a drill is on; otherwise this attribute is all faults cost
+                value = await self.faults.attempt(target, attempt)
+            else:
+                value = await attempt(target)
         except asyncio.CancelledError:
             if not armed.expired():
                 health.breaker.abandon_trial()
@@ -449,6 +458,10 @@ class Router:
                 return 1.0
             waits.append(wait)
         return max(1.0, min(waits))
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _kind(exc: UpstreamError) -> str:
