@@ -8,6 +8,7 @@ from ._channels import Channels, channel_id
 from ._delivery import Delivery, DeliveryError, Sender
 from ._notifier import Notifier
 from ._signature import sign_body, verify_signature
+from ._webhook import post_signed
 
 __all__ = [
     "Channels",
@@ -16,6 +17,7 @@ __all__ = [
     "Notifier",
     "Sender",
     "channel_id",
+    "post_signed",
     "sign_body",
     "verify_signature",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from datetime import datetime
 
 import aiohttp
 import orjson
@@ -12,7 +13,7 @@ from ._delivery import Delivery, DeliveryError
 from ._message import webhook_payload
 from ._signature import sign_body
 
-__all__ = ["WebhookSender"]
+__all__ = ["WebhookSender", "post_signed"]
 
 # Asking again later may help: the receiver timed out, is rate limiting, or is broken for now.
 _RETRYABLE_4XX = frozenset({408, 429})
@@ -55,29 +56,39 @@ class WebhookSender:
         return orjson.dumps(payload)
 
     async def send(self, delivery: Delivery, http: aiohttp.ClientSession) -> None:
-        body = self.body(delivery)
-        headers = {
-            "Content-Type": "application/json",
-            "User-Agent": "Releve-Webhook/1",
-            "X-Releve-Event": f"incident.{delivery.event.value}",
-            "X-Releve-Delivery": str(delivery.id),
-            "X-Releve-Signature": sign_body(self._secret, body, timestamp=int(delivery.at.timestamp())),
-        }
-        try:
-            async with http.post(self._url, data=body, headers=headers, timeout=self._timeout,
-                                 allow_redirects=False) as response:
-                status = response.status
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-        except TimeoutError:
-            raise DeliveryError(f"no answer within {self._timeout.total:g} s") from None
-        except aiohttp.InvalidURL:
-            raise DeliveryError("invalid URL", permanent=True) from None
-        except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
-            raise DeliveryError(f"network error: {_describe(exc)}") from None
-        if 200 <= status < 300:
-            return
-        if 300 <= status < 400:
-            raise DeliveryError(f"HTTP {status}: redirects are not followed, configure the final URL", permanent=True)
-        if 400 <= status < 500 and status not in _RETRYABLE_4XX:
-            raise DeliveryError(f"HTTP {status}", permanent=True)
-        raise DeliveryError(f"HTTP {status}", retry_after=retry_after)
+        await post_signed(http, self._url, self.body(delivery), secret=self._secret,
+                          event=f"incident.{delivery.event.value}", delivery_id=str(delivery.id), at=delivery.at,
+                          limit=self._timeout, user_agent="Releve-Webhook/1")
+
+
+async def post_signed(http: aiohttp.ClientSession, url: str, body: bytes, *, secret: str, event: str,
+                      delivery_id: str, at: datetime, limit: aiohttp.ClientTimeout,
+                      user_agent: str) -> None:
+    """POST a signed JSON body (incident webhooks, job callbacks); raise `DeliveryError` unless a 2xx came back.
+
+    `X-Releve-Delivery` stays the same on every retry of one delivery, so receivers can drop duplicates.
+    """
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": user_agent,
+        "X-Releve-Event": event,
+        "X-Releve-Delivery": delivery_id,
+        "X-Releve-Signature": sign_body(secret, body, timestamp=int(at.timestamp())),
+    }
+    try:
+        async with http.post(url, data=body, headers=headers, timeout=limit, allow_redirects=False) as response:
+            status = response.status
+            retry_after = _retry_after(response.headers.get("Retry-After"))
+    except TimeoutError:
+        raise DeliveryError(f"no answer within {limit.total:g} s") from None
+    except (aiohttp.InvalidURL, ValueError):
+        raise DeliveryError("invalid URL", permanent=True) from None
+    except (aiohttp.ClientError, OSError, asyncio.IncompleteReadError) as exc:
+        raise DeliveryError(f"network error: {_describe(exc)}") from None
+    if 200 <= status < 300:
+        return
+    if 300 <= status < 400:
+        raise DeliveryError(f"HTTP {status}: redirects are not followed, configure the final URL", permanent=True)
+    if 400 <= status < 500 and status not in _RETRYABLE_4XX:
+        raise DeliveryError(f"HTTP {status}", permanent=True)
+    raise DeliveryError(f"HTTP {status}", retry_after=retry_after)
