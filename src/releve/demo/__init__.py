@@ -8,11 +8,8 @@ while the primary is broken (errors, then a hang) and brought back.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,6 +20,7 @@ from rich.live import Live
 
 from releve.app import build_app
 from releve.config import Config, config_from_mapping
+from releve.gateway import logging_to_file
 from releve.impact import IncidentReport, incident_report, write_report
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
@@ -43,7 +41,7 @@ def run_demo(*, duration: float = 36.0, rate: float = 40.0, console: Console | N
     console = console or Console()
     log_path = Path(tempfile.gettempdir()) / "releve-demo.log"
     report_dir = report_dir or Path(tempfile.gettempdir()) / "releve-demo"
-    with _logging_to(log_path):
+    with logging_to_file(log_path):
         return _run(duration, rate, console, log_path, report_dir)
 
 
@@ -178,22 +176,6 @@ async def _poll_breakers(session: aiohttp.ClientSession, url: str, breakers: dic
     return changed if known else []
 
 
-@contextlib.contextmanager
-def _logging_to(path: Path) -> Iterator[None]:
-    """The gateway's log goes to a file while the demo owns the terminal; restored after."""
-    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("releve")
-    saved = (root.handlers[:], root.level, root.propagate)
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
-    try:
-        yield
-    finally:
-        root.handlers[:], level, root.propagate = saved
-        root.setLevel(level)
-        handler.close()
 
 
 class _NoLive:

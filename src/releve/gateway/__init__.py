@@ -4,7 +4,7 @@ Other packages import from here, never from the private modules. The
 gateway publishes events on an `EventBus`; it never imports `status`.
 """
 
-from ._access_log import AccessLog, start_log_thread
+from ._access_log import AccessLog, logging_to_file, start_log_thread
 from ._auth import ClientAuth, hash_key
 from ._breaker import Breaker, BreakerInput, BreakerPolicy, BreakerState, IllegalTransition
 from ._cache import ResponseCache, cache_key, completion_to_sse
@@ -111,6 +111,7 @@ __all__ = [
     "completion_to_sse",
     "error_body",
     "hash_key",
+    "logging_to_file",
     "mark_drill",
     "negotiate_language",
     "parse_fault",

@@ -7,13 +7,16 @@ keys are never passed here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import logging.handlers
 import queue
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
-__all__ = ["AccessLog", "start_log_thread"]
+__all__ = ["AccessLog", "logging_to_file", "start_log_thread"]
 
 access_logger = logging.getLogger("releve.access")
 _FORMAT = "route=%s target=%s attempts=%d status=%d outcome=%s latency_ms=%.1f client=%s"
@@ -64,3 +67,21 @@ def start_log_thread(level: int = logging.INFO) -> logging.handlers.QueueListene
     root.propagate = False
     listener.start()
     return listener
+
+
+@contextlib.contextmanager
+def logging_to_file(path: Path) -> Iterator[None]:
+    """Relève's log goes to a file while a command owns the terminal (the demo, a drill); restored after."""
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger("releve")
+    saved = (root.handlers[:], root.level, root.propagate)
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+    try:
+        yield
+    finally:
+        root.handlers[:], level, root.propagate = saved
+        root.setLevel(level)
+        handler.close()

@@ -8,14 +8,14 @@ drill runs against it over HTTP exactly as it would against production.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import logging
 import tempfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+
+from releve.gateway import logging_to_file
 
 from ._chaos import DrillRunner
 from ._chaos_report import write_drill
@@ -66,7 +66,7 @@ def run_drill_demo(*, duration: float = 20.0, rate: float = 10.0, out: Path | No
     console = console or Console()
     out = out or Path(tempfile.gettempdir()) / "releve-drill"
     log_path = Path(tempfile.gettempdir()) / "releve-drill.log"
-    with _logging_to(log_path), SimulatorThread("openai-sim") as primary, SimulatorThread("claude-sim") as fallback:
+    with logging_to_file(log_path), SimulatorThread("openai-sim") as primary, SimulatorThread("claude-sim") as fallback:
         config = config_from_mapping(drill_demo_config(primary.url, fallback.url))
         app = build_app(config)
         with GatewayThread(app) as gateway:
@@ -118,19 +118,3 @@ def _secs(value: float | None) -> str:
     return f"{value * 1000:.0f} ms" if value < 1 else f"{value:.2f} s"
 
 
-@contextlib.contextmanager
-def _logging_to(path: Path) -> Iterator[None]:
-    """The gateway's log goes to a file while the drill prints its progress; restored after."""
-    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
-    root = logging.getLogger("releve")
-    saved = (root.handlers[:], root.level, root.propagate)
-    root.handlers[:] = [handler]
-    root.setLevel(logging.INFO)
-    root.propagate = False
-    try:
-        yield
-    finally:
-        root.handlers[:], level, root.propagate = saved
-        root.setLevel(level)
-        handler.close()
