@@ -13,9 +13,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.util import CommandError
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
@@ -104,6 +101,12 @@ def _switch_to_wal(cursor: sqlite3.Cursor) -> None:
 
 def migrate(engine: Engine, url: str) -> None:
     """Bring the schema to Alembic's head, in one transaction held under the migration lock."""
+    # Alembic is imported here, not at module load: a process that never migrates (workers, most CLI
+    # commands after the first start) does not pay its 11 MB.
+    from alembic import command
+    from alembic.config import Config
+    from alembic.util import CommandError
+
     config = Config()
     # Config values go through configparser interpolation: a "%" in the install path must be doubled.
     config.set_main_option("script_location", str(_MIGRATIONS).replace("%", "%%"))
