@@ -48,6 +48,7 @@ def _serve_one(config: Config, *, reuse_port: bool, lead: bool = True) -> None:
 
         app = build_app(config, lead=lead, audit_key=audit_key(os.environ),
                         data_keys=ContentKeys.from_environ(os.environ), environ=os.environ)
+        app.freeze_gc = True
         sock = bind_socket(config.server.host, config.server.port, reuse_port=reuse_port)
         logger.info("Relève gateway on http://%s, pid %d (routes: %s)", config.server.listen, os.getpid(),
                     ", ".join(config.routes))
