@@ -8,13 +8,12 @@ restarted gateway takes its batches up again where the store says they are.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from releve.gateway import Router
-from releve.store import BatchRecord, Store
+from releve.store import BatchRecord, Store, poll_store
 
 from ._run import BatchRun, Pace
 
@@ -93,23 +92,8 @@ class BatchRunner:
         return len(tasks)
 
     async def _loop(self) -> None:
-        failing = False
-        while not self._closing:
-            self._wakeup.clear()
-            try:
-                await self._claim()
-            except Exception:
-                # The store is unreachable: say it once, not every poll, and keep trying.
-                if not failing:
-                    logger.exception("batch store unavailable; retrying every %g s", self._poll_every)
-                failing = True
-            else:
-                if failing:
-                    logger.info("batch store available again")
-                failing = False
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._poll_every):
-                    await self._wakeup.wait()
+        await poll_store(self._claim, wake=self._wakeup, every=self._poll_every, stopping=lambda: self._closing,
+                         what="batch store", logger=logger)
 
     async def _claim(self) -> list[tuple[BatchRun, asyncio.Task[None]]]:
         """Claim batches while this runner has room (as many batches as line slots)."""

@@ -26,7 +26,7 @@ from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, Upstr
 from releve.gateway import Router
 from releve.gateway.providers import Operation, provider_verdict
 from releve.notify import DeliveryError
-from releve.store import Job, Store
+from releve.store import Job, Store, poll_store
 
 from ._callbacks import CallbackSender
 from ._payload import error_body
@@ -145,31 +145,17 @@ class JobRunner:
     # --- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        failing = False
-        while not self._closing:
-            self._wake.clear()
-            try:
-                await self._expire()
-                free = self._concurrency - len(self._active)
-                for job in await self._claim(free) if free > 0 else []:
-                    self._spawn(job)
-                if self._callbacks is None or self._callbacks.done():
-                    self._callbacks = asyncio.create_task(self._deliver_callbacks(self._session()),
-                                                          name="releve-job-callbacks")
-            except Exception:
-                # The store is unreachable: say it once, not every poll, and keep trying.
-                if not failing:
-                    logger.exception("job store unavailable; retrying every %g s", self._poll_every)
-                failing = True
-            else:
-                if failing:
-                    logger.info("job store available again")
-                failing = False
-            try:
-                async with asyncio.timeout(self._poll_every):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        await poll_store(self._pass, wake=self._wake, every=self._poll_every, stopping=lambda: self._closing,
+                         what="job store", logger=logger)
+
+    async def _pass(self) -> None:
+        await self._expire()
+        free = self._concurrency - len(self._active)
+        for job in await self._claim(free) if free > 0 else []:
+            self._spawn(job)
+        if self._callbacks is None or self._callbacks.done():
+            self._callbacks = asyncio.create_task(self._deliver_callbacks(self._session()),
+                                                  name="releve-job-callbacks")
 
     def _spawn(self, job: Job) -> None:
         task = asyncio.create_task(self._execute(job), name=f"releve-job-{job.id}")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import aiohttp
 
-from releve.store import Incident, OutboxItem, Store
+from releve.store import Incident, OutboxItem, Store, poll_store
 
 from ._channels import Channels
 from ._delivery import Delivery, DeliveryError
@@ -118,25 +118,8 @@ class Notifier:
         return handled
 
     async def _run(self) -> None:
-        failing = False
-        while not self._closing:
-            self._wake.clear()
-            try:
-                await self.drain_once()
-            except Exception:
-                # The store is unreachable: say it once, not every poll, and keep trying.
-                if not failing:
-                    logger.exception("notification outbox unavailable; retrying every %g s", self._poll_every)
-                failing = True
-            else:
-                if failing:
-                    logger.info("notification outbox available again")
-                failing = False
-            try:
-                async with asyncio.timeout(self._poll_every):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+        await poll_store(self.drain_once, wake=self._wake, every=self._poll_every, stopping=lambda: self._closing,
+                         what="notification outbox", logger=logger)
 
     async def _deliver(self, items: Sequence[OutboxItem], http: aiohttp.ClientSession) -> None:
         incident_ids = sorted({item.incident_id for item in items})

@@ -31,6 +31,7 @@ from ._model import (
     UptimeDay,
     worst,
 )
+from ._polling import poll_store
 from ._store import Store
 from ._words import COMPONENT_STATUS_WORDS, IMPACT_WORDS, INCIDENT_STATUS_WORDS
 
@@ -66,5 +67,6 @@ __all__ = [
     "audit_at",
     "audit_hash",
     "audit_head_signature",
+    "poll_store",
     "worst",
 ]
