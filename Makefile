@@ -36,6 +36,19 @@ $(PG_DUMP):
 	$(SUDO) apt-get update -q
 	$(APT_INSTALL) postgresql-client
 
+# HAProxy and a Redis server for the cluster tests (tests/cluster/): several `releve up` replicas behind the
+# load balancer deploy/haproxy.cfg describes, sharing state in Redis; tests start their own redis-server.
+HAPROXY := /usr/sbin/haproxy
+REDIS_SERVER := /usr/bin/redis-server
+
+$(HAPROXY):
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) haproxy
+
+$(REDIS_SERVER):
+	$(SUDO) apt-get update -q
+	$(APT_INSTALL) redis-server
+
 demo: $(STAMP) $(PANGO)
 	$(BIN)/releve demo
 
@@ -44,7 +57,7 @@ drill: $(STAMP)
 	$(BIN)/releve drill demo
 
 
-test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(PANGO) $(PG_DUMP)
+test: $(STAMP) $(CHROMIUM) $(PDFTOPPM) $(PANGO) $(PG_DUMP) $(HAPROXY) $(REDIS_SERVER)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m coverage erase

@@ -21,6 +21,7 @@ from releve.admin import AdminApi
 from releve.asgi import JSON_HEADERS, Receive, Scope, Send, send_bytes
 from releve.batches import BatchApi, BatchRunner
 from releve.clock import MONOTONIC, Clock
+from releve.cluster import Leadership, SharedState, replica_id
 from releve.config import AuthMode, Config, Priority, RetentionConfig
 from releve.errors import StoreError
 from releve.gateway import (
@@ -43,12 +44,13 @@ from releve.gateway import (
     OpenAIApi,
     RequestRecorder,
     Router,
+    TargetHealth,
     build_routes,
     mark_drill,
 )
 from releve.gateway.providers import ProviderTransport, http_transports
 from releve.jobs import JobRunner, JobsApi, StoreDeferrer, StoreIdempotency
-from releve.monitor import Monitor
+from releve.monitor import Monitor, TrafficRecorder
 from releve.notify import Channels, Notifier
 from releve.protect import AuditLog, PseudonymGuard, request_record
 from releve.recovery import RecoverySchedule
@@ -71,23 +73,30 @@ def _utc_now() -> datetime:
 
 
 class Outages:
-    """Everything about outages: the store, the monitor and notifier (lead process only), the pages."""
+    """Everything about outages: the store, the monitor and notifier (the lead only), the pages.
+
+    Which process is the lead is decided by the store's lead lease (`Leadership`), across workers and
+    replicas; the role may move, so the lead's work starts in `_lead_start` and stops in `_lead_stop`.
+    """
 
     def __init__(self, store: Store, monitor: Monitor, notifier: Notifier, status: StatusPage, admin: AdminApi,
-                 audit: AuditLog, *, lead: bool, page_url: str, config_hash: str,
-                 retention: RetentionConfig, wall: Callable[[], datetime], schedule: RecoverySchedule) -> None:
+                 audit: AuditLog, traffic: TrafficRecorder, *, candidate: bool, lease: float, page_url: str,
+                 config_hash: str, retention: RetentionConfig, wall: Callable[[], datetime], schedule: RecoverySchedule,
+                 replica: str) -> None:
         self._schedule = schedule
         self._retention = retention
         self._wall = wall
         self._purge: asyncio.Task[None] | None = None
         self.store = store
         self.audit = audit
+        self.traffic = traffic  # every process records its own traffic (cost reports add them up)
         self._config_hash = config_hash
         self.monitor = monitor
         self.notifier = notifier
         self.status = status
         self.admin = admin
-        self.lead = lead
+        self.leadership = Leadership(store, ttl=lease, wall=wall, on_gain=self._lead_start,
+                                     on_loss=self._lead_stop, holder=replica, candidate=candidate)
         self._page_url = page_url
         self._open_incident: str | None = None
         self._watch: asyncio.Task[None] | None = None
@@ -98,30 +107,41 @@ class Outages:
             return None
         return f"{self._page_url}#incident-{self._open_incident}"
 
+    @property
+    def leading(self) -> bool:
+        return self.leadership.leading
+
     async def start(self) -> None:
         await asyncio.to_thread(self.store.open)
         await self.audit.start()
-        if self.lead:
-            self.audit.record("config", "releve", {"sha256": self._config_hash})
-            self._purge = asyncio.create_task(self._purge_content(), name="releve-retention")
-            self._schedule.start()
-            await self.monitor.start()
-            await self.notifier.start()
+        self.traffic.start()
+        await self.leadership.start()
         self._watch = asyncio.create_task(self._watch_incidents(), name="releve-incident-link")
 
     async def close(self) -> None:
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+        await self.leadership.close()  # stops the lead's work if it runs here, and hands the lease over
+        await self.traffic.close()
+        await self.audit.close()
+        await asyncio.to_thread(self.store.close)
+
+    async def _lead_start(self) -> None:
+        self.audit.record("config", "releve", {"sha256": self._config_hash})
+        self._purge = asyncio.create_task(self._purge_content(), name="releve-retention")
+        self._schedule.start()
+        await self.notifier.start()
+        await self.monitor.start()
+
+    async def _lead_stop(self) -> None:
         await self._schedule.close()
         if self._purge is not None:
             self._purge.cancel()
             await asyncio.gather(self._purge, return_exceptions=True)
-        if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
-        if self.lead:
-            await self.monitor.close()
-            await self.notifier.close()
-        await self.audit.close()
-        await asyncio.to_thread(self.store.close)
+            self._purge = None
+        await self.monitor.close()
+        await self.notifier.close()
 
     def on_event(self, event: Event) -> None:
         """What the audit log keeps of the request path: data-policy decisions and skips, never content."""
@@ -180,8 +200,9 @@ class App:
 
     def __init__(self, config: Config, router: Router, apis: tuple[OpenAIApi, AnthropicApi], metrics: GatewayMetrics,
                  bus: EventBus, transports: Mapping[str, ProviderTransport], outages: Outages,
-                 backlog: Backlog) -> None:
+                 backlog: Backlog, shared: SharedState) -> None:
         self.config = config
+        self.shared = shared
         self.router = router
         self.metrics = metrics
         self.bus = bus
@@ -194,9 +215,8 @@ class App:
         self._prefixed: tuple[tuple[Callable[[str], bool], Handler], ...] = (
             (outages.admin.handles, outages.admin), (backlog.jobs_api.handles, backlog.jobs_api),
             (backlog.batch_api.handles, backlog.batch_api))
-        self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event, outages.on_event]
-        if outages.lead:
-            self._event_handlers.append(outages.monitor.on_event)
+        self._event_handlers: list[Callable[[Event], None]] = [metrics.on_event, outages.on_event,
+                                                               self._to_monitor]
         self._pump: asyncio.Task[None] | None = None
         openai_api, anthropic_api = apis
         self._anthropic_models = anthropic_api.models
@@ -231,6 +251,10 @@ class App:
         elif scope["type"] == "lifespan":
             await self._lifespan(receive, send)
 
+    def _to_monitor(self, event: Event) -> None:
+        if self.outages.leading:
+            self.outages.monitor.on_event(event)
+
     def on_event(self, handler: Callable[[Event], None]) -> None:
         """Subscribe to gateway events; handlers run off the request path."""
         self._event_handlers.append(handler)
@@ -238,6 +262,7 @@ class App:
     async def startup(self) -> None:
         for transport in self._transports.values():
             await transport.start()
+        await self.shared.start()
         await self.outages.start()
         await self.backlog.start()
         self._pump = asyncio.create_task(self._pump_events(), name="releve-events")
@@ -257,6 +282,7 @@ class App:
                 await self._pump
         await self.backlog.close()  # it uses the router and the transports: it stops first
         await self.outages.close()
+        await self.shared.close()
         self.router.close()
         for transport in self._transports.values():
             await transport.close()
@@ -290,7 +316,11 @@ class App:
         for plan in self.router.routes.values():
             for target in plan.targets:
                 targets[target.label] = {"breaker": target.health.breaker.state.value}
-        await send_bytes(send, 200, orjson.dumps({"status": "ok", "targets": targets}))
+        shared = self.shared.describe()
+        # 200 even when degraded: a replica without Redis still serves, and the load balancer must keep it.
+        status = "degraded" if shared["shared_state"] == "degraded" else "ok"
+        await send_bytes(send, 200, orjson.dumps({"status": status, "replica": self.shared.replica,
+                                                  "lead": self.outages.leading, **shared, "targets": targets}))
 
     async def _metrics(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send_bytes(send, 200, self.metrics.render(), _METRICS_HEADERS)
@@ -306,14 +336,20 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
               transports: Mapping[str, ProviderTransport] | None = None,
               wall: Callable[[], datetime] = _utc_now, lead: bool = True, audit_key: bytes | None = None,
               data_keys: ContentKeys | None = None, environ: Mapping[str, str] | None = None) -> App:
-    """`lead`: this process runs the monitor and the notifier (one per machine; other workers only serve)."""
+    """`lead`: this process may take the lead role (the monitor, notifications, schedules), decided by the
+    store's lead lease across workers and replicas; False: it only serves."""
     bus = EventBus(maxsize=config.events.queue_size)
     transports = transports if transports is not None else http_transports(config.providers)
+    replica = replica_id()
+    sharing: list[SharedState] = []
 
-    def breaker_changed(label: str, old: BreakerState, new: BreakerState) -> None:
+    def breaker_changed(health: TargetHealth, old: BreakerState, new: BreakerState, shared: bool) -> None:
         level = logging.INFO if new is BreakerState.CLOSED else logging.WARNING
-        logger.log(level, "breaker for %s: %s -> %s", label, old.value, new.value)
-        bus.publish(BreakerChanged(label, old.value, new.value, clock.now()))
+        logger.log(level, "breaker for %s: %s -> %s%s", health.label, old.value, new.value,
+                   " (learnt from another replica)" if shared else "")
+        bus.publish(BreakerChanged(health.label, old.value, new.value, clock.now()))
+        if sharing:
+            sharing[0].on_breaker_change(health, old, new, shared)
 
     def fault_expired(fault: Fault, hits: int) -> None:
         audit.record("fault", "releve", {"action": "expired", "fault": fault.id, "hits": hits})
@@ -323,6 +359,9 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus,
                     data=DataPolicies(config, guard=PseudonymGuard(config.personal_data_terms)), faults=faults)
     metrics = GatewayMetrics(bus)
+    shared = SharedState(config.shared_state, router.routes, replica=replica, clock=clock)
+    sharing.append(shared)
+    metrics.registry.register(shared.collector())
     for plan in router.routes.values():
         for target in plan.targets:
             metrics.set_breaker(target.label, target.health.breaker.state)
@@ -353,20 +392,25 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     channels = Channels.from_config(config)
     notifier = Notifier(store, channels, clock=wall)
     audit = AuditLog(store, key=audit_key, wall=wall)
+    leads: list[Outages] = []
     monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
-                      channels=channels.ids, notify=notifier.wake, audit=audit.record)
+                      channels=channels.ids, notify=notifier.wake, audit=audit.record,
+                      fence=lambda: leads[0].leadership.fence())
     admin = AdminApi(config, store, channels.ids, wake=notifier.wake, now=wall, audit=audit.record, faults=faults)
     status = StatusPage(store, config.status_page, now=wall)
     config_hash = hashlib.sha256(config.model_dump_json().encode()).hexdigest()
     schedule = RecoverySchedule(config, environ=environ or {}, wall=wall, audit=audit.record)
-    outages = Outages(store, monitor, notifier, status, admin, audit, lead=lead, page_url=page_url,
-                      config_hash=config_hash, retention=config.retention, wall=wall, schedule=schedule)
+    traffic = TrafficRecorder(metrics, store, wall=wall, every=config.monitor.flush_every, clock=clock)
+    outages = Outages(store, monitor, notifier, status, admin, audit, traffic, candidate=lead,
+                      lease=config.storage.lead_lease, page_url=page_url, config_hash=config_hash,
+                      retention=config.retention, wall=wall, schedule=schedule, replica=replica)
     links.append(outages.incident_link)
+    leads.append(outages)
     batch_runner = BatchRunner(store, router, wall=wall, concurrency=config.batches.concurrency)
     batch_api = BatchApi(store, auth=auth, wall=wall, max_file_bytes=config.batches.max_file_size,
                          wake=batch_runner.wake)
     backlog = Backlog(runner, JobsApi(store, auth=auth), batch_runner, batch_api)
-    return App(config, router, apis, metrics, bus, transports, outages, backlog)
+    return App(config, router, apis, metrics, bus, transports, outages, backlog, shared)
 
 
 def _error(message: str, code: str) -> bytes:

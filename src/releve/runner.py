@@ -2,9 +2,11 @@
 
 With `server.workers: N > 1`, N processes each bind the same port with
 SO_REUSEPORT and the kernel spreads connections between them. Each process
-has its own breakers and metrics until shared state exists (see the
-`shared_state` issue): a provider failure is learnt by each process from its
-own traffic, a few requests later than with one process.
+has its own breakers and metrics; with `shared_state.url` (Redis) what one
+learns about a provider reaches the others within milliseconds, without it
+each learns from its own traffic. Every process competes for the store's lead
+lease: one of them (on one machine or across replicas) runs the monitor,
+notifications and schedules.
 """
 
 from __future__ import annotations
@@ -35,18 +37,17 @@ def run(config: Config) -> None:
         _serve_one(config, reuse_port=False)
 
 
-def _serve_one(config: Config, *, reuse_port: bool, lead: bool = True) -> None:
+def _serve_one(config: Config, *, reuse_port: bool) -> None:
     from releve.app import build_app
     from releve.gateway import start_log_thread
     from releve.server import bind_socket, serve
 
     listener = start_log_thread()
     try:
-        # One process per machine watches providers and sends notifications; the other workers serve.
         from releve.protect import audit_key
         from releve.store import ContentKeys
 
-        app = build_app(config, lead=lead, audit_key=audit_key(os.environ),
+        app = build_app(config, audit_key=audit_key(os.environ),
                         data_keys=ContentKeys.from_environ(os.environ), environ=os.environ)
         app.freeze_gc = True
         sock = bind_socket(config.server.host, config.server.port, reuse_port=reuse_port)
@@ -75,11 +76,11 @@ def _drained(signum: int, frame: FrameType | None) -> None:
     return None
 
 
-def _worker(config: Config, lead: bool) -> None:
+def _worker(config: Config) -> None:
     # Out of the terminal's process group: a Ctrl-C reaches the supervisor only, which passes it on
     # once. (Twice would make uvicorn skip the drain and exit at once.)
     os.setpgrp()
-    _serve_one(config, reuse_port=True, lead=lead)
+    _serve_one(config, reuse_port=True)
 
 
 def _supervise(config: Config) -> None:
@@ -93,7 +94,7 @@ def _supervise(config: Config) -> None:
     stopping = False
 
     def start_worker(index: int) -> BaseProcess:
-        process = context.Process(target=_worker, args=(config, index == 0), name=f"releve-worker-{index}",
+        process = context.Process(target=_worker, args=(config,), name=f"releve-worker-{index}",
                                   daemon=False)
         process.start()
         return process

@@ -9,7 +9,7 @@ import pytest
 PACKAGES = ["releve.config", "releve.gateway", "releve.gateway.providers", "releve.gateway.translate", "releve.sim",
             "releve.store", "releve.notify", "releve.monitor", "releve.status", "releve.impact",
             "releve.jobs", "releve.batches", "releve.protect",
-            "releve.recovery"]
+            "releve.recovery", "releve.cluster"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -33,13 +33,14 @@ ALLOWED: dict[str, set[str]] = {
     "recovery": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "protect", "impact", "app",
                  "server", "sim"},
     "batches": {"errors", "clock", "config", "asgi", "gateway", "store"},
+    "cluster": {"errors", "clock", "config", "gateway", "store"},
     "app": {"errors", "clock", "config", "asgi", "gateway", "store", "notify", "monitor", "status", "admin", "impact",
-            "jobs", "batches", "protect", "recovery"},
+            "jobs", "batches", "protect", "recovery", "cluster"},
     "server": {"app", "config"},
     "runner": {"app", "server", "config", "gateway", "store", "protect"},
     "demo": {"errors", "clock", "config", "app", "server", "sim", "gateway", "store", "impact"},
     "cli": {"errors", "config", "runner", "sim", "demo", "app", "server", "gateway", "store", "notify", "monitor",
-            "admin", "impact", "protect", "recovery"},
+            "admin", "impact", "protect", "recovery", "cluster"},
 }
 
 

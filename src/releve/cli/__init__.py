@@ -124,6 +124,7 @@ def demo(
 from releve.cli import _incident  # noqa: E402, F401, I001
 from releve.cli import _audit  # noqa: E402, F401
 from releve.cli import _backup  # noqa: E402, F401
+from releve.cli import _db  # noqa: E402, F401
 from releve.cli import _drill  # noqa: E402, F401
 from releve.cli import _keys  # noqa: E402, F401
 from releve.cli import _plan  # noqa: E402, F401

@@ -17,6 +17,7 @@ from ._monitoring import (
     MonitorConfig,
     ProbeConfig,
     ProcessConfig,
+    SharedStateConfig,
     StatusPageConfig,
     StorageConfig,
     WebhookConfig,
@@ -300,6 +301,7 @@ class Config(_Model):
     providers: Annotated[dict[str, ProviderConfig], Field(min_length=1)]
     routes: Annotated[dict[str, RouteConfig], Field(min_length=1)]
     storage: StorageConfig = StorageConfig()
+    shared_state: SharedStateConfig = SharedStateConfig()
     monitor: MonitorConfig = MonitorConfig()
     processes: dict[str, ProcessConfig] = Field(default_factory=dict)
     currency: str = "EUR"

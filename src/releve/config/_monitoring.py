@@ -51,12 +51,31 @@ def bilingual(value: object) -> object:
 class StorageConfig(_Model):
     # A relative SQLite path is relative to the working directory of `releve up`.
     url: str = "sqlite:///releve.db"
+    # The lead lease: which process runs the once-only work (probes, incidents, notifications, backups,
+    # purges). A lead that dies is replaced after at most this long; a lead that cannot reach the store
+    # keeps the role this long (a short database outage does not stop the monitor).
+    lead_lease: Annotated[Duration, Field(ge=3.0, le=600.0)] = 15.0
 
     @field_validator("url")
     @classmethod
     def _known_scheme(cls, url: str) -> str:
         if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
             raise ValueError(f"storage url {url!r} must start with sqlite:// or postgresql://")
+        return url
+
+
+class SharedStateConfig(_Model):
+    """Redis between replicas: breaker states, rests and replica count. Empty `url`: this process's own view."""
+
+    url: str = ""
+    prefix: str = "releve:"  # every key and channel starts with it: several deployments may share one Redis
+    heartbeat: Annotated[Duration, Field(gt=0.0, le=60.0)] = 1.0
+
+    @field_validator("url")
+    @classmethod
+    def _known_scheme(cls, url: str) -> str:
+        if url and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"shared_state url {url!r} must start with redis://, rediss:// or unix://")
         return url
 
 

@@ -6,6 +6,9 @@ until `open_for` has passed; then the next caller becomes the single trial
 request (HALF_OPEN), whose outcome closes or reopens the breaker.
 
 Time comes from the injected `Clock`, so tests move it instead of sleeping.
+
+With shared state (several replicas), what another replica's breaker learnt is adopted with
+`adopt_open` / `adopt_close`; the change listener is told it was shared, so it is not echoed back.
 """
 
 from __future__ import annotations
@@ -31,6 +34,8 @@ class BreakerInput(StrEnum):
     TRIPPED = "tripped"          # a failure that crossed a limit
     COOLED_DOWN = "cooled_down"  # open_for has elapsed
     TRIAL_ABANDONED = "trial_abandoned"
+    SHARED_OPEN = "shared_open"    # another replica's breaker for this target opened
+    SHARED_CLOSE = "shared_close"  # another replica's trial succeeded: the target answers again
 
 
 # Any (state, input) pair missing from this table is a bug, not a no-op.
@@ -45,6 +50,13 @@ _TRANSITIONS: dict[tuple[BreakerState, BreakerInput], BreakerState] = {
     (BreakerState.HALF_OPEN, BreakerInput.SUCCESS): BreakerState.CLOSED,
     (BreakerState.HALF_OPEN, BreakerInput.FAILURE): BreakerState.OPEN,
     (BreakerState.HALF_OPEN, BreakerInput.TRIAL_ABANDONED): BreakerState.HALF_OPEN,
+    # What other replicas learnt (shared state): adopted whatever the local state.
+    (BreakerState.CLOSED, BreakerInput.SHARED_OPEN): BreakerState.OPEN,
+    (BreakerState.OPEN, BreakerInput.SHARED_OPEN): BreakerState.OPEN,
+    (BreakerState.HALF_OPEN, BreakerInput.SHARED_OPEN): BreakerState.OPEN,
+    (BreakerState.CLOSED, BreakerInput.SHARED_CLOSE): BreakerState.CLOSED,
+    (BreakerState.OPEN, BreakerInput.SHARED_CLOSE): BreakerState.CLOSED,
+    (BreakerState.HALF_OPEN, BreakerInput.SHARED_CLOSE): BreakerState.CLOSED,
 }
 
 
@@ -78,7 +90,8 @@ class Breaker:
     )
 
     def __init__(self, policy: BreakerPolicy, clock: Clock,
-                 on_change: Callable[[BreakerState, BreakerState], None] | None = None) -> None:
+                 on_change: Callable[[BreakerState, BreakerState, bool], None] | None = None) -> None:
+        """`on_change(old, new, shared)`: `shared` is True when the change was adopted from another replica."""
         self._policy = policy
         self._clock = clock
         self._on_change = on_change
@@ -146,13 +159,31 @@ class Breaker:
             self._opened_at = self._clock.now()
             self._move(BreakerInput.TRIPPED)
 
+    def adopt_open(self, remaining: float) -> None:
+        """Another replica's breaker opened: stay open until the same moment it cools down (`remaining` s)."""
+        opened_at = self._clock.now() - max(0.0, self._policy.open_for - remaining)
+        if self.state is BreakerState.OPEN:
+            self._opened_at = max(self._opened_at, opened_at)
+            return
+        self._trial_in_flight = False
+        self._opened_at = opened_at
+        self._move(BreakerInput.SHARED_OPEN, shared=True)
+
+    def adopt_close(self) -> None:
+        """Another replica's trial request succeeded: the target answers again."""
+        if self.state is BreakerState.CLOSED:
+            return
+        self._trial_in_flight = False
+        self._move(BreakerInput.SHARED_CLOSE, shared=True)
+        self._reset_window()
+
     def abandon_trial(self) -> None:
         """The trial request ended with no verdict (cancelled, client's own mistake)."""
         if self.state is BreakerState.HALF_OPEN:
             self._trial_in_flight = False
             self._move(BreakerInput.TRIAL_ABANDONED)
 
-    def _move(self, event: BreakerInput) -> None:
+    def _move(self, event: BreakerInput, *, shared: bool = False) -> None:
         old = self.state
         new = next_state(old, event)
         if new is not old:
@@ -160,7 +191,7 @@ class Breaker:
             if new is BreakerState.CLOSED:
                 self._consecutive = 0
             if self._on_change is not None:
-                self._on_change(old, new)
+                self._on_change(old, new, shared)
 
     def _count(self, counts: list[int]) -> None:
         epoch = int(self._clock.now() / self._bucket_width)

@@ -22,7 +22,8 @@ from .providers import ProviderTransport
 
 __all__ = ["LatencyWindow", "RoutePlan", "Target", "TargetHealth", "build_routes"]
 
-BreakerListener = Callable[[str, BreakerState, BreakerState], None]
+# (the target's health, old state, new state, adopted from another replica?)
+BreakerListener = Callable[["TargetHealth", BreakerState, BreakerState, bool], None]
 _ATTEMPTS = tuple(str(n).encode() for n in range(64))
 
 
@@ -57,6 +58,7 @@ class LatencyWindow:
 class TargetHealth:
     label: str
     breaker: Breaker
+    key: str = ""        # the same on every replica with the same config: "provider/model" or "route:provider/model"
     cooldown_until: float = 0.0
     last_credentials_warning: float = field(default=-1e18)
     latency: LatencyWindow | None = None  # kept only when a route hedges at p95
@@ -132,11 +134,11 @@ def build_routes(config: Config, transports: Mapping[str, ProviderTransport], cl
 
     def health_for(key: tuple[str, ...], label: str, policy: BreakerPolicy) -> TargetHealth:
         if key not in healths:
-            def changed(old: BreakerState, new: BreakerState) -> None:
+            def changed(old: BreakerState, new: BreakerState, shared: bool) -> None:
                 if on_breaker_change is not None:
-                    on_breaker_change(label, old, new)
+                    on_breaker_change(healths[key], old, new, shared)
 
-            healths[key] = TargetHealth(label, Breaker(policy, clock, changed))
+            healths[key] = TargetHealth(label, Breaker(policy, clock, changed), key=":".join(key))
         return healths[key]
 
     limiters = {name: ConcurrencyLimiter(provider.max_concurrency, provider.queue_timeout)

@@ -51,8 +51,11 @@ class FeedPoller:
         self._failing: set[str] = set()
 
     def start(self) -> None:
-        if not self._feeds:
+        """Start reading (again after `close()`: what was read before then is forgotten)."""
+        if not self._feeds or self._task is not None:
             return
+        self.latest.update(dict.fromkeys(self._feeds))
+        self._failing.clear()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout),
                                               headers={"User-Agent": "Releve-Monitor/1"})
         self._task = asyncio.create_task(self._loop(), name="releve-status-feeds")

@@ -7,6 +7,12 @@ worker thread from the tick task.
 Components: each target (`target:provider/model`), route (`route:name`) and
 business process (`process:name`). Targets and routes are debounced
 (`down_after` / `up_after` evaluations); a process is the worst of its routes.
+
+Only the lead process runs it, and the role may move: `start()` after
+`close()` starts detection afresh from the stored statuses. When the store
+does not answer, detection goes on; status changes, uptime seconds and
+incident decisions are kept and written at a later tick. Traffic for cost
+reports is not recorded here but by each process's `TrafficRecorder`.
 """
 
 from __future__ import annotations
@@ -16,10 +22,11 @@ import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from releve.clock import Clock
 from releve.config import Config
+from releve.errors import StoreError
 from releve.gateway import (
     LATENCY_BUCKETS,
     AttemptFailed,
@@ -36,7 +43,6 @@ from releve.store import (
     IncidentStatus,
     Store,
     Text,
-    TrafficMinute,
     worst,
 )
 
@@ -55,11 +61,8 @@ logger = logging.getLogger("releve.monitor")
 # Upstream answers that are the request's own fault, not the provider's: they say nothing about health.
 _CLIENT_MISTAKES = frozenset({"http_400", "http_404", "http_413", "http_422"})
 _SERVED = frozenset({"served", "fallback"})
-# Request outcomes kept per route and minute for cost reports (the `TrafficMinute` count each adds to). A hit in
-# an `always` response cache was answered, so it is served; a deferred request (202 and a job) is kept apart.
-_TRAFFIC = {"served": "served", "cached": "served", "fallback": "fallback", "degraded": "degraded",
-            "deferred": "deferred", "failed": "failed"}
 _MAINTENANCE_EVERY = 10.0
+_T = TypeVar("_T")
 
 
 class Monitor:
@@ -67,26 +70,29 @@ class Monitor:
                  transports: Mapping[str, ProviderTransport], store: Store, *, clock: Clock,
                  wall: Callable[[], datetime], channels: Sequence[str] = (),
                  notify: Callable[[], None] = lambda: None,
-                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None) -> None:
+                 audit: Callable[[str, str, dict[str, Any]], None] = lambda kind, actor, data: None,
+                 fence: Callable[[], tuple[str, int] | None] | None = None) -> None:
+        """`fence` raises `StoreError` once this process is no longer the lead: called before each lead write;
+        what it returns (the lead lease's name and fencing token) goes with incident writes."""
         self._config = config.monitor
         self._routes = routes
         self._metrics = metrics
         self._store = store
         self._clock = clock
         self._wall = wall
+        self._fence = fence
         cfg = self._config
-        size = max(1, round(cfg.window / cfg.evaluate_every))
         self._targets: dict[str, tuple[str, str]] = {}   # label -> (provider, model)
         for plan in routes.values():
             for target in plan.targets:
                 self._targets.setdefault(target.label, (target.provider, target.model))
-        self._target_windows = {label: SlidingCounts(size, LATENCY_BUCKETS) for label in self._targets}
-        self._route_windows = {name: SlidingCounts(size) for name in routes}
-        self._target_status = {label: Debounced(cfg.down_after, cfg.up_after) for label in self._targets}
-        self._route_rate = {name: Debounced(cfg.down_after, cfg.up_after) for name in routes}
+        self._target_windows: dict[str, SlidingCounts] = {}
+        self._route_windows: dict[str, SlidingCounts] = {}
+        self._target_status: dict[str, Debounced] = {}
+        self._route_rate: dict[str, Debounced] = {}
         self._failures: dict[str, int] = {}
         self._first_failure: dict[str, float] = {}     # label -> monotonic time of the first failure of a streak
-        self._probe_failures: dict[str, int] = dict.fromkeys(self._targets, 0)
+        self._probe_failures: dict[str, int] = {}
         self._last_counts: dict[tuple[str, str, str], tuple[int, tuple[int, ...]]] = {}
         self._processes = {name: process for name, process in config.processes.items()}
         self._public = (ComponentKind.PROCESS,) if self._processes else (ComponentKind.ROUTE,)
@@ -96,16 +102,20 @@ class Monitor:
         self._maintenance: set[str] = set()
         self._maintenance_read = -1e18
         self._uptime: dict[tuple[str, str, ComponentStatus], float] = {}
-        self._traffic: dict[tuple[str, datetime], dict[str, int]] = {}
+        self._unsaved: dict[str, datetime] = {}       # component id -> when its latest unwritten change happened
+        self._refused: StoreError | None = None      # the store's first refusal in this tick
+        self._store_down = False                      # said once per outage
         self._last_tick: float | None = None
         self._last_flush = clock.now()
+        self._running = False
+        self._reset({})
         provider_feeds = {name: p.status_feed for name, p in config.providers.items() if p.status_feed}
         self.feeds = FeedPoller(provider_feeds, cfg.status_feed_every)
         probe_configs = {name: p.probe or cfg.probes for name, p in config.providers.items()}
         plans = plan_probes([(provider, model, label) for label, (provider, model) in self._targets.items()],
                             probe_configs)
         self.prober = Prober(plans, transports, clock, self._probed)
-        self.incidents = IncidentKeeper(store, channels, cfg.resolve_after, notify, audit)
+        self.incidents = IncidentKeeper(store, channels, cfg.resolve_after, notify, audit, fence)
         self._task: asyncio.Task[None] | None = None
 
     def _components(self, config: Config) -> list[Component]:
@@ -151,18 +161,52 @@ class Monitor:
     # --- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Start (or start again after `close()`, when this process becomes the lead again); needs the store."""
+        if self._running:
+            return
         await asyncio.to_thread(self._store.sync_components, self.components)
         stored = {c.id: c.status for c in await asyncio.to_thread(self._store.components)}
-        for component_id in self.statuses:
-            # A restart does not pretend everything is fine: it starts from what was last known.
-            self.statuses[component_id] = stored.get(component_id, ComponentStatus.OPERATIONAL)
         await self.incidents.resume()
+        self._reset(stored)
         if self._config.enabled:
             self.prober.start()
             self.feeds.start()
             self._task = asyncio.create_task(self._loop(), name="releve-monitor")
+        self._running = True
+
+    def _reset(self, stored: Mapping[str, ComponentStatus]) -> None:
+        """Detection starts afresh from the stored statuses: what this process saw before a pause is stale.
+
+        A restart (or a new lead) does not pretend everything is fine: statuses
+        start from what was last known and recover through the usual hysteresis.
+        """
+        cfg = self._config
+        size = max(1, round(cfg.window / cfg.evaluate_every))
+        for component_id in self.statuses:
+            self.statuses[component_id] = stored.get(component_id, ComponentStatus.OPERATIONAL)
+
+        def seed(component_id: str) -> Debounced:
+            status = self.statuses[component_id]
+            if status is ComponentStatus.UNDER_MAINTENANCE:
+                status = ComponentStatus.OPERATIONAL
+            return Debounced(cfg.down_after, cfg.up_after, status)
+
+        self._target_windows = {label: SlidingCounts(size, LATENCY_BUCKETS) for label in self._targets}
+        self._route_windows = {name: SlidingCounts(size) for name in self._routes}
+        self._target_status = {label: seed(f"target:{label}") for label in self._targets}
+        self._route_rate = {name: seed(f"route:{name}") for name in self._routes}
+        self._failures.clear()
+        self._first_failure.clear()
+        self._probe_failures = dict.fromkeys(self._targets, 0)
+        self._last_counts = self._metrics.request_counts()
+        self._maintenance = set()
+        self._maintenance_read = -1e18
+        self._unsaved.clear()     # the store holds what the lead in between decided
+        self._last_tick = None    # uptime counts from the first tick, not across the pause
+        self._last_flush = self._clock.now()
 
     async def close(self) -> None:
+        """Stop detection (this process is no longer the lead, or shuts down); uptime is flushed, best effort."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,7 +214,10 @@ class Monitor:
             self._task = None
         await self.prober.close()
         await self.feeds.close()
-        await self._flush_uptime()
+        self._running = False
+        self._refused = None
+        if not await self._flush_uptime():
+            logger.warning("uptime seconds not written at close: kept for the next start")
 
     async def _loop(self) -> None:
         while True:
@@ -185,25 +232,20 @@ class Monitor:
     def _wall_at(self, mono: float, now_mono: float, now_wall: datetime) -> datetime:
         return now_wall - timedelta(seconds=max(0.0, now_mono - mono))
 
-    def _sample(self, now: datetime) -> None:
+    def _sample(self) -> None:
         counts = self._metrics.request_counts()
-        minute = now.replace(second=0, microsecond=0)
         for key, (count, buckets) in counts.items():
             before_count, before_buckets = self._last_counts.get(key, (0, ()))
             delta = count - before_count
             if delta <= 0:
                 continue
             route, target, outcome = key
-            count_name = _TRAFFIC.get(outcome)
-            if count_name is not None:
-                minute_counts = self._traffic.setdefault((route, minute), {})
-                minute_counts[count_name] = minute_counts.get(count_name, 0) + delta
             if outcome in _SERVED:
                 if target in self._target_windows:
                     window = self._target_windows[target]
                     window.add(ok=delta)
-                    window.add_latency([now - (before_buckets[i] if before_buckets else 0)
-                                        for i, now in enumerate(buckets)])
+                    window.add_latency([n - (before_buckets[i] if before_buckets else 0)
+                                        for i, n in enumerate(buckets)])
                 if route in self._route_windows:
                     self._route_windows[route].add(ok=delta)
             elif outcome == "failed" and route in self._route_windows:
@@ -223,10 +265,11 @@ class Monitor:
         cfg = self._config
         now_mono = self._clock.now()
         now = self._wall()
-        self._sample(now)
+        self._refused = None
+        self._sample()
         if now_mono - self._maintenance_read >= _MAINTENANCE_EVERY:
+            self._maintenance_read = now_mono     # a failed read is tried again at the usual pace
             await self._read_maintenance(now)
-            self._maintenance_read = now_mono
         new: dict[str, ComponentStatus] = {}
         started: dict[str, float] = {}
         for label, (provider, _) in self._targets.items():
@@ -264,7 +307,14 @@ class Monitor:
         await self._record(new, now_mono, now)
         situation, first = self._situation(views, started)
         started_at = self._wall_at(first, now_mono, now) if first is not None else None
-        await self.incidents.observe(situation, started_at, now)
+        if self._refused is None:
+            # Decided again at every tick from the statuses: a decision the store refused is retried at the next.
+            try:
+                await self.incidents.observe(situation, started_at, now)
+            except StoreError as exc:
+                self._failed(exc)
+        else:
+            self.incidents.note(situation, now)
 
     def _situation(self, views: Mapping[str, RouteView],
                    started: Mapping[str, float]) -> tuple[Situation, float | None]:
@@ -313,45 +363,100 @@ class Monitor:
         for component_id, status in self.statuses.items():
             key = (component_id, day, status)
             self._uptime[key] = self._uptime.get(key, 0.0) + elapsed
-        changed = [(component_id, status) for component_id, status in new.items() if self.statuses[component_id]
-                   is not status]
-        for component_id, status in changed:
-            logger.info("%s: %s -> %s", component_id, self.statuses[component_id].value, status.value)
-            self.statuses[component_id] = status
-            await asyncio.to_thread(self._store.set_component_status, component_id, status, now)
+        changed = False
+        for component_id, status in new.items():
+            if self.statuses[component_id] is not status:
+                logger.info("%s: %s -> %s", component_id, self.statuses[component_id].value, status.value)
+                self.statuses[component_id] = status
+                self._unsaved[component_id] = now
+                changed = True
+        for component_id, at in list(self._unsaved.items()):
+            # The latest status, dated by its change: one written late still says since when it holds.
+            try:
+                await self._call(self._store.set_component_status, component_id, self.statuses[component_id], at,
+                                 fenced=True)
+            except StoreError:
+                break
+            del self._unsaved[component_id]
         # Flushed on every change too, so the page's uptime bar shows an outage as it happens.
         if changed or now_mono - self._last_flush >= self._config.flush_every:
             self._last_flush = now_mono
             await self._flush_uptime()
 
-    async def _flush_uptime(self) -> None:
-        """Uptime seconds and traffic minutes go to the store together, every `flush_every` and at shutdown."""
-        if self._traffic:
-            minutes = [TrafficMinute(route, minute, **counts) for (route, minute), counts in self._traffic.items()]
-            self._traffic = {}
-            await asyncio.to_thread(self._store.add_traffic, minutes)
+    async def _flush_uptime(self) -> bool:
+        """Uptime seconds go to the store every `flush_every` and at close; kept for the next try when refused."""
         if not self._uptime:
-            return
+            return True
+        pending, self._uptime = self._uptime, {}
         samples = [(component_id, date.fromisoformat(day), status, seconds)
-                   for (component_id, day, status), seconds in self._uptime.items()]
-        self._uptime = {}
-        await asyncio.to_thread(self._store.add_uptime, samples)
+                   for (component_id, day, status), seconds in pending.items()]
+        try:
+            await self._call(self._store.add_uptime, samples)
+        except StoreError:
+            for key, seconds in pending.items():
+                self._uptime[key] = self._uptime.get(key, 0.0) + seconds
+            return False
+        return True
 
     async def _read_maintenance(self, now: datetime) -> None:
-        """Which components are in a maintenance window now; windows start and end on their own."""
-        windows = await asyncio.to_thread(self._store.incidents, unresolved=True, maintenance=True, limit=100)
+        """Which components are in a maintenance window now; windows start and end on their own.
+
+        Unreadable: the last known set holds. A window's start or end that could
+        not be written is written at a later read (the window is still unresolved).
+        """
+        try:
+            windows = await self._call(self._store.incidents, unresolved=True, maintenance=True, limit=100)
+        except StoreError:
+            return
         active: set[str] = set()
         for window in windows:
             if window.scheduled_for is None or window.scheduled_until is None:
                 continue
             if now >= window.scheduled_until:
-                await asyncio.to_thread(
-                    self._store.add_update, window.id, status=IncidentStatus.COMPLETED, at=now,
-                    body=Text("La maintenance est terminée.", "The scheduled maintenance has been completed."))
+                with contextlib.suppress(StoreError):
+                    await self._call(
+                        self._store.add_update, window.id, status=IncidentStatus.COMPLETED, at=now, fenced=True,
+                        body=Text("La maintenance est terminée.", "The scheduled maintenance has been completed."))
             elif now >= window.scheduled_for:
                 active.update(window.components)
                 if window.status is IncidentStatus.SCHEDULED:
-                    await asyncio.to_thread(
-                        self._store.add_update, window.id, status=IncidentStatus.IN_PROGRESS, at=now,
-                        body=Text("La maintenance a commencé.", "The scheduled maintenance is in progress."))
+                    with contextlib.suppress(StoreError):
+                        await self._call(
+                            self._store.add_update, window.id, status=IncidentStatus.IN_PROGRESS, at=now,
+                            fenced=True, body=Text("La maintenance a commencé.",
+                                                   "The scheduled maintenance is in progress."))
         self._maintenance = active
+
+    # --- the store, which may not answer --------------------------------------------------------
+
+    def _fenced(self, call: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+        """In the worker thread: the lead check comes immediately before the write it guards."""
+        if self._fence is not None:
+            self._fence()
+        return call(*args, **kwargs)
+
+    async def _call(self, call: Callable[..., _T], *args: Any, fenced: bool = False, **kwargs: Any) -> _T:
+        """A store call in a worker thread. After the store's first refusal in a tick, the tick's other calls are
+        not made (each would wait as long for the same answer); they are made at the next tick."""
+        if self._refused is not None:
+            raise self._refused
+        result: _T
+        try:
+            if fenced:
+                result = await asyncio.to_thread(self._fenced, call, *args, **kwargs)
+            else:
+                result = await asyncio.to_thread(call, *args, **kwargs)
+        except StoreError as exc:
+            self._failed(exc)
+            raise
+        if self._store_down:
+            self._store_down = False
+            logger.warning("store answers again: the monitor writes what it kept")
+        return result
+
+    def _failed(self, exc: StoreError) -> None:
+        self._refused = exc
+        if not self._store_down:
+            self._store_down = True
+            logger.warning("monitor cannot write to the store (%s): detection goes on; statuses, uptime and "
+                           "incident decisions are written when it answers", exc)

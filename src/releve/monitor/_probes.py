@@ -58,6 +58,9 @@ class Prober:
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
+        """Start the probes' loops; again after `close()` too (a process that becomes the lead again)."""
+        if self._tasks:
+            return
         for index, plan in enumerate(self._plans):
             # Staggered over the first interval, so that probes of many providers do not leave in one burst.
             offset = plan.config.every * (index + 1) / len(self._plans)

@@ -7,6 +7,7 @@ store is given `ContentKeys`. Other packages import from here only.
 
 from ._audit import AUDIT_GENESIS, audit_at, audit_hash, audit_head_signature
 from ._crypto import DATA_KEYS_ENV, ContentKeys
+from ._leases import Fenced
 from ._model import (
     AuditEntry,
     AuditHead,
@@ -47,6 +48,7 @@ __all__ = [
     "ComponentStatus",
     "ContentKeys",
     "DATA_KEYS_ENV",
+    "Fenced",
     "FileRecord",
     "IMPACT_WORDS",
     "INCIDENT_STATUS_WORDS",

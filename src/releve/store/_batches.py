@@ -18,6 +18,7 @@ from sqlalchemy import Row, and_, or_, select, update
 from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
+from ._claims import take
 from ._crypto import Content
 from ._model import BatchLine, BatchRecord, FileRecord
 from ._schema import batch_lines, batches, files
@@ -153,16 +154,10 @@ class Batches:
         """One batch in status in_progress, finalizing or cancelling whose lease is free; leased. Oldest first."""
         claimable = and_(batches.c.status.in_(_ACTIVE),
                          or_(batches.c.lease_until.is_(None), batches.c.lease_until < now))
-        lease = now + timedelta(seconds=lease_seconds)
+        lease = {"lease_until": now + timedelta(seconds=lease_seconds)}
         with self._begin() as connection:
-            candidates = connection.execute(select(batches.c.id).where(claimable)
-                                            .order_by(batches.c.created_at, batches.c.id)).scalars().all()
-            for batch_id in candidates:
-                taken = connection.execute(update(batches).where(batches.c.id == batch_id, claimable)
-                                           .values(lease_until=lease))
-                if taken.rowcount == 1:
-                    return _fetch(connection, batch_id)
-        return None
+            claimed = take(connection, batches, claimable, lease, order=(batches.c.created_at, batches.c.id), limit=1)
+            return _fetch(connection, claimed[0]) if claimed else None
 
     def renew_batch(self, batch_id: str, now: datetime, *, lease_seconds: float = 60.0) -> None:
         """Extend the lease of a batch being worked on (`StoreError` for an unknown batch)."""

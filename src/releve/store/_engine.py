@@ -26,6 +26,12 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works, as long as it is Relève's own: it serialises concurrent migrations on one server.
 _PG_MIGRATION_LOCK = 0x52454C45  # "RELE"
 _SQLITE_BUSY_TIMEOUT_MS = 5000
+# libpq settings that make an unreachable PostgreSQL an error within seconds rather than a hang: a connection
+# attempt gives up after 3 s; an idle or waiting connection whose server went silent is declared dead after
+# 5 + 2 × 2 = 9 s of keepalives; data sent and never acknowledged, after 9 s (tcp_user_timeout, ms). A
+# database URL's own query parameters (?connect_timeout=…) win over these.
+_PG_CONNECT_ARGS: dict[str, int] = {"connect_timeout": 3, "keepalives": 1, "keepalives_idle": 5,
+                                    "keepalives_interval": 2, "keepalives_count": 2, "tcp_user_timeout": 9000}
 
 
 def display_url(url: str) -> str:
@@ -58,7 +64,10 @@ def make_engine(url: str) -> Engine:
     parsed = _parse(url)
     try:
         if parsed.get_backend_name() == "postgresql":
-            return create_engine(parsed, pool_pre_ping=True)
+            # pool_pre_ping: a connection broken while PostgreSQL was away is replaced on its next checkout,
+            # so the process recovers by itself once the server is back (no restart).
+            connect_args = {name: value for name, value in _PG_CONNECT_ARGS.items() if name not in parsed.query}
+            return create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
         if _in_memory(parsed):
             # One connection for the engine's life: a second one would open a second, empty database.
             engine = create_engine(parsed, poolclass=StaticPool, connect_args={"check_same_thread": False})

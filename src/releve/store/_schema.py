@@ -35,7 +35,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
 __all__ = ["JsonText", "UTCDateTime", "audit_head", "audit_log", "batch_lines", "batches", "components", "files",
-           "idempotency", "incident_updates", "incidents", "jobs", "metadata", "outbox", "status_changes",
+           "idempotency", "incident_updates", "incidents", "jobs", "leases", "metadata", "outbox", "status_changes",
            "traffic_minutes", "uptime_days"]
 
 
@@ -324,4 +324,16 @@ audit_head = Table(
     Column("hash", String(64), nullable=False),
     Column("signature", String(64), nullable=True),           # HMAC-SHA256 hex of "seq:hash", with a key
     PrimaryKeyConstraint("id", name="pk_audit_head"),
+)
+
+# Revision 0007: leases for the work that runs once across replicas (see _leases.py).
+
+leases = Table(
+    "leases", metadata,
+    Column("name", String(64), nullable=False),
+    Column("holder", String(255), nullable=False),            # "host:pid:random", new at every process start
+    # The fencing token: +1 each time the lease changes hands, so a write can tell a stale holder.
+    Column("token", BigInteger, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    PrimaryKeyConstraint("name", name="pk_leases"),
 )

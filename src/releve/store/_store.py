@@ -19,16 +19,18 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, or_, select, update
+from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.pool import StaticPool
 
 from ..errors import StoreError
 from ._audit import Audit
+from ._claims import take
 from ._crypto import Content, ContentKeys, Encryption
 from ._engine import display_url, make_engine, migrate
 from ._history import History, record_change
+from ._leases import Leases, check_fence
 from ._model import (
     Component,
     ComponentStatus,
@@ -52,7 +54,7 @@ __all__ = ["Store"]
 _DEFINITION = ("kind", "name_fr", "name_en", "description_fr", "description_en", "position", "public")
 
 
-class Store(Audit, Encryption, History, Subjects, Work):
+class Store(Audit, Encryption, History, Leases, Subjects, Work):
     def __init__(self, url: str, *, keys: ContentKeys | None = None) -> None:
         """`url`: "sqlite:///relative.db", "sqlite:////abs/path.db", "sqlite://" (memory), "postgresql://…".
 
@@ -190,18 +192,23 @@ class Store(Audit, Encryption, History, Subjects, Work):
     def open_incident(self, *, name: Text, body: Text, impact: Impact, components: Sequence[str],
                       affected: Sequence[tuple[str, ComponentStatus]], at: datetime, automatic: bool,
                       started_at: datetime | None = None, status: IncidentStatus = IncidentStatus.INVESTIGATING,
-                      channels: Sequence[str] = ()) -> Incident:
-        """Create an incident and its first update, and queue one `open` notification per channel."""
+                      channels: Sequence[str] = (), fence: tuple[str, int] | None = None) -> Incident:
+        """Create an incident and its first update, and queue one `open` notification per channel.
+
+        `fence` (lease name, token): refused with `Fenced` unless that lease still carries that token.
+        """
         return self._create(name=name, body=body, impact=impact, components=components, affected=affected, at=at,
-                            automatic=automatic, started_at=started_at, status=status, channels=channels)
+                            automatic=automatic, started_at=started_at, status=status, channels=channels,
+                            fence=fence)
 
     def add_update(self, incident_id: str, *, status: IncidentStatus, body: Text, at: datetime,
                    affected: Sequence[tuple[str, ComponentStatus]] = (), impact: Impact | None = None,
                    components: Sequence[str] | None = None, recovered_at: datetime | None = None,
-                   channels: Sequence[str] = ()) -> IncidentUpdate:
+                   channels: Sequence[str] = (), fence: tuple[str, int] | None = None) -> IncidentUpdate:
         """Append an update. A closing status (resolved, completed) sets `resolved_at` and queues `resolve`
         notifications; any other queues `update` ones. `recovered_at`, when given, is recorded once
-        (the first value wins). Raises `StoreError` for an unknown or already closed incident.
+        (the first value wins). Raises `StoreError` for an unknown or already closed incident, `Fenced`
+        for a stale `fence` (as for `open_incident`).
         """
         changes: dict[str, Any] = {"status": status.value, "updated_at": at}
         if status.closed:
@@ -214,6 +221,8 @@ class Store(Audit, Encryption, History, Subjects, Work):
             changes["recovered_at"] = func.coalesce(incidents.c.recovered_at, literal(recovered_at, UTCDateTime()))
         update_id = new_id()
         with self._begin() as connection:
+            if fence is not None:
+                check_fence(connection, *fence)
             # The open-ness check is the UPDATE's own WHERE: a concurrent close cannot slip in between.
             changed = connection.execute(
                 update(incidents).where(incidents.c.id == incident_id, incidents.c.status.not_in(CLOSED))
@@ -246,11 +255,13 @@ class Store(Audit, Encryption, History, Subjects, Work):
     def _create(self, *, name: Text, body: Text, impact: Impact, components: Sequence[str],
                 affected: Sequence[tuple[str, ComponentStatus]], at: datetime, automatic: bool,
                 started_at: datetime | None, status: IncidentStatus, channels: Sequence[str],
-                window: tuple[datetime, datetime] | None = None) -> Incident:
+                window: tuple[datetime, datetime] | None = None, fence: tuple[str, int] | None = None) -> Incident:
         if status.closed:
             raise StoreError(f"an incident cannot be opened {status}: open it, then add a {status} update")
         incident_id, update_id = new_id(), new_id()
         with self._begin() as connection:
+            if fence is not None:
+                check_fence(connection, *fence)
             connection.execute(incidents.insert().values(
                 id=incident_id, name_fr=name.fr, name_en=name.en, status=status.value, impact=impact.value,
                 automatic=automatic, components=list(components), created_at=at, updated_at=at,
@@ -294,25 +305,18 @@ class Store(Audit, Encryption, History, Subjects, Work):
     def claim_notifications(self, now: datetime, *, lease_seconds: float = 60.0, limit: int = 20) -> list[OutboxItem]:
         """Take up to `limit` pending items due by `now`, leased so that no other process takes them meanwhile.
 
-        Safe with several processes (an UPDATE … WHERE the lease is free, per row), on SQLite and PostgreSQL.
+        Safe with several processes and replicas, on SQLite and PostgreSQL (see `_claims.take`).
         The items come back with `attempts` counting this one.
         """
         free = or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now)
-        due = (select(outbox.c.id).where(outbox.c.state == "pending", outbox.c.next_attempt_at <= now, free)
-               .order_by(outbox.c.next_attempt_at, outbox.c.id).limit(limit))
+        due = and_(outbox.c.state == "pending", outbox.c.next_attempt_at <= now, free)
         lease = {"lease_until": now + timedelta(seconds=lease_seconds), "attempts": outbox.c.attempts + 1}
+        order = (outbox.c.next_attempt_at, outbox.c.id)
         with self._begin() as connection:
-            claimed = []
-            # Rows are taken in one order by everyone, so concurrent claimers never wait on each other in a cycle.
-            for item_id in connection.execute(due).scalars().all():
-                taken = connection.execute(
-                    update(outbox).where(outbox.c.id == item_id, outbox.c.state == "pending", free).values(lease))
-                if taken.rowcount == 1:
-                    claimed.append(item_id)
+            claimed = take(connection, outbox, due, lease, order=order, limit=limit)
             if not claimed:
                 return []
-            rows = connection.execute(select(outbox).where(outbox.c.id.in_(claimed))
-                                      .order_by(outbox.c.next_attempt_at, outbox.c.id))
+            rows = connection.execute(select(outbox).where(outbox.c.id.in_(claimed)).order_by(*order))
             return [outbox_item(row) for row in rows]
 
     def notification_sent(self, item_id: int, at: datetime) -> None:

@@ -3,8 +3,8 @@
 `Store` inherits `Work`'s methods (jobs and idempotency here, files and batches from _batches.py);
 the tables are in `_schema.py`, revision 0003.
 
-Claims follow the outbox's rule: a candidate is taken by `UPDATE … WHERE` it is still claimable, row
-by row in one order (oldest first), so several processes never take the same job, line or batch.
+Claims go through `_claims.take` (FOR UPDATE SKIP LOCKED on PostgreSQL, `UPDATE … WHERE` it is still
+claimable on SQLite), in one order (oldest first), so several processes never take the same job or batch.
 Outcomes (`finish_job`, `retry_job`, the callbacks' outcomes) are guarded the same way: a job finishes
 once, and an outcome arriving for a job that has moved on meanwhile changes nothing.
 """
@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from ..errors import StoreError
 from ._batches import Batches
+from ._claims import take
 from ._crypto import Content
 from ._model import IdempotencyRecord, Job, JobStatus
 from ._rows import insert_for
@@ -95,7 +96,7 @@ class Work(Batches):
         lease = {"status": _RUNNING, "lease_until": now + timedelta(seconds=lease_seconds),
                  "attempts": jobs.c.attempts + 1, "updated_at": now}
         with self._begin() as connection:
-            claimed = _take(connection, claimable, lease, order=(jobs.c.created_at, jobs.c.id), limit=limit)
+            claimed = take(connection, jobs, claimable, lease, order=(jobs.c.created_at, jobs.c.id), limit=limit)
             if not claimed:
                 return []
             rows = connection.execute(select(jobs).where(jobs.c.id.in_(claimed))
@@ -139,8 +140,8 @@ class Work(Batches):
         stale = or_(jobs.c.status == _QUEUED, and_(jobs.c.status == _RUNNING, jobs.c.lease_until < now))
         expired = {"status": JobStatus.EXPIRED.value, "lease_until": None, "updated_at": now, **_callback_due(now)}
         with self._begin() as connection:
-            return _take(connection, and_(stale, jobs.c.expires_at <= now), expired,
-                         order=(jobs.c.expires_at, jobs.c.created_at, jobs.c.id), limit=None)
+            return take(connection, jobs, and_(stale, jobs.c.expires_at <= now), expired,
+                        order=(jobs.c.expires_at, jobs.c.created_at, jobs.c.id), limit=None)
 
     def claim_callbacks(self, now: datetime, *, lease_seconds: float = 60.0, limit: int = 20) -> list[Job]:
         """Finished jobs whose callback is pending and due: leased, callback_attempts + 1. Oldest due first."""
@@ -150,7 +151,7 @@ class Work(Batches):
                  "callback_attempts": jobs.c.callback_attempts + 1}
         order = (jobs.c.callback_next_at, jobs.c.created_at, jobs.c.id)
         with self._begin() as connection:
-            claimed = _take(connection, due, lease, order=order, limit=limit)
+            claimed = take(connection, jobs, due, lease, order=order, limit=limit)
             if not claimed:
                 return []
             return [_job(row, self._content) for row in connection.execute(select(jobs).where(jobs.c.id.in_(claimed))
@@ -236,14 +237,3 @@ def _waiting(now: datetime) -> ColumnElement[bool]:
     return or_(and_(jobs.c.status == _QUEUED, jobs.c.next_attempt_at <= now),
                and_(jobs.c.status == _RUNNING, jobs.c.lease_until < now))
 
-
-def _take(connection: Connection, condition: ColumnElement[bool], values: dict[str, Any], *,
-          order: Sequence[Any], limit: int | None) -> list[str]:
-    """Apply `values` to the jobs meeting `condition`, each by an UPDATE … WHERE `condition` still holds, in
-    `order` (everyone takes rows in one order, so concurrent claimers never wait on each other in a cycle).
-
-    Returns the ids this call changed.
-    """
-    candidates = connection.execute(select(jobs.c.id).where(condition).order_by(*order).limit(limit)).scalars().all()
-    return [job_id for job_id in candidates
-            if connection.execute(update(jobs).where(jobs.c.id == job_id, condition).values(values)).rowcount == 1]

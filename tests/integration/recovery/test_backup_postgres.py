@@ -73,7 +73,7 @@ def test_a_postgresql_backup_is_drilled_in_a_scratch_database_and_restored_as_an
     backups = tmp_path / "backups"
     manifest = create_backup(cfg, backups, environ={}, wall=now)
     assert manifest.dialect == "postgresql" and manifest.snapshot_name == "releve.pgdump"
-    assert manifest.schema_version == "0006"
+    assert manifest.schema_version == "0007"
     assert manifest.row_counts["incidents"] == 3 and manifest.row_counts["alembic_version"] == 1
     before = _drill_databases()
 

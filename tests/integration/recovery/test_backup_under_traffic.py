@@ -130,7 +130,7 @@ def test_a_backup_under_traffic_restores_with_the_manifests_counts_and_the_drill
     snapshot_rows = manifest.row_counts["idempotency"]
     assert snapshot_rows >= 40, manifest.row_counts
     assert rows(db, "idempotency") > snapshot_rows, "writes went on while and after the backup was taken"
-    assert manifest.schema_version == "0006" and manifest.dialect == "sqlite" and not manifest.encrypted
+    assert manifest.schema_version == "0007" and manifest.dialect == "sqlite" and not manifest.encrypted
 
     scratch = tmp_path / "scratch" / "releve.db"
     result = restore_backup(cfg, manifest.id, dest=backups, to=scratch, environ={}, wall=now)

@@ -115,7 +115,7 @@ def test_a_snapshot_that_fails_integrity_check_or_has_another_revision_is_refuse
     target = tmp_path / "restored.db"
     revision = create_backup(cfg, backups, environ={}, wall=now)
     edit(backups, revision, {"schema_version": "0005"})
-    refused(cfg, backups, revision, target, "schema revision 0006, the manifest says 0005")
+    refused(cfg, backups, revision, target, "schema revision 0007, the manifest says 0005")
 
     broken = create_backup(cfg, backups, environ={}, wall=now)
     snapshot = bytearray(snapshot_of(backups, broken))

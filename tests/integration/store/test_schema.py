@@ -30,10 +30,10 @@ from releve.store._engine import make_engine
 from releve.store._schema import components, files, incidents, metadata, traffic_minutes, uptime_days
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
-HEAD = "0006"
+HEAD = "0007"
 TABLES = {"alembic_version", "components", "uptime_days", "incidents", "incident_updates", "outbox",
           "traffic_minutes", "status_changes", "jobs", "idempotency", "files", "batches", "batch_lines",
-          "audit_log", "audit_head"}
+          "audit_log", "audit_head", "leases"}
 MIGRATIONS = Path(releve.store.__file__).with_name("migrations")
 
 

@@ -98,7 +98,7 @@ def test_abandoned_trial_frees_the_slot(clock: VirtualClock) -> None:
 def test_reports_each_state_change(clock: VirtualClock) -> None:
     """The listener hears closed→open→half-open→closed, in order."""
     seen: list[tuple[BreakerState, BreakerState]] = []
-    breaker = Breaker(POLICY, clock, lambda old, new: seen.append((old, new)))
+    breaker = Breaker(POLICY, clock, lambda old, new, shared: seen.append((old, new)))
     for _ in range(3):
         breaker.record_failure()
     clock.advance(30.0)
@@ -139,3 +139,45 @@ def test_any_sequence_keeps_the_breaker_consistent(steps: list[str]) -> None:
         assert breaker.state in BreakerState
         if breaker.state is BreakerState.OPEN:
             assert 0 <= breaker.open_remaining() <= POLICY.open_for
+
+
+def test_adopting_another_replicas_open_keeps_its_cool_down_moment(clock: VirtualClock) -> None:
+    """Opened elsewhere 10 s ago (20 s left of 30): closed for the first trial at the same moment as there."""
+    seen: list[tuple[BreakerState, BreakerState, bool]] = []
+    breaker = Breaker(POLICY, clock, lambda old, new, shared: seen.append((old, new, shared)))
+    breaker.adopt_open(20.0)
+    assert breaker.state is BreakerState.OPEN
+    assert not breaker.allow()
+    assert breaker.open_remaining() == pytest.approx(20.0)
+    clock.advance(19.9)
+    assert not breaker.allow()
+    clock.advance(0.2)
+    assert breaker.allow()  # the local trial, as if it had opened here
+    assert seen[0] == (BreakerState.CLOSED, BreakerState.OPEN, True)
+    assert seen[1] == (BreakerState.OPEN, BreakerState.HALF_OPEN, False)
+
+
+def test_a_later_shared_open_extends_and_an_earlier_one_does_not_shorten(clock: VirtualClock) -> None:
+    breaker = Breaker(POLICY, clock)
+    breaker.adopt_open(10.0)
+    breaker.adopt_open(25.0)
+    assert breaker.open_remaining() == pytest.approx(25.0)
+    breaker.adopt_open(5.0)
+    assert breaker.open_remaining() == pytest.approx(25.0)
+
+
+def test_adopting_a_close_ends_open_and_half_open_and_clears_the_trial(clock: VirtualClock) -> None:
+    seen: list[tuple[BreakerState, BreakerState, bool]] = []
+    breaker = Breaker(POLICY, clock, lambda old, new, shared: seen.append((old, new, shared)))
+    for _ in range(3):
+        breaker.record_failure()
+    clock.advance(30.0)
+    assert breaker.allow()  # this process's trial is in flight
+    breaker.adopt_close()
+    assert breaker.state is BreakerState.CLOSED
+    assert seen[-1] == (BreakerState.HALF_OPEN, BreakerState.CLOSED, True)
+    breaker.record_success()  # the trial's late answer changes nothing
+    assert breaker.state is BreakerState.CLOSED
+    before = len(seen)
+    breaker.adopt_close()  # already closed: no change, nothing heard
+    assert len(seen) == before
