@@ -3,7 +3,9 @@
 Lines are taken from the store in file order and run at most `concurrency` at once (a semaphore shared by
 every batch of the runner). Each outcome is committed as it comes, so the store always says which lines
 are left: a batch taken up again after a restart simply carries on with them. The cost is "at least
-once": a line whose answer arrived but was not yet written when the process died runs again.
+once": a line whose answer arrived but was not yet written when the process died runs again (with the
+same upstream `Idempotency-Key`, `releve-batch-<batch id>-<line no>`, so a provider that honours it does not
+execute it twice).
 
 An outage is not a failure. A line that no target can answer goes back to the front of the queue and the
 batch pauses for `outage_pause`; then one line at a time probes until one succeeds, and the batch runs at
@@ -23,7 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from releve.errors import NoTargetAvailable, StoreError
-from releve.gateway import Router
+from releve.gateway import Router, batch_line_key, upstream_idempotency_key
 from releve.store import BatchLine, BatchRecord, Store
 
 from ._lines import Outcome, execute, operation_for
@@ -191,7 +193,9 @@ class BatchRun:
         """Run one line and commit its outcome; an outage puts it back. Never raises but for cancellation."""
         try:
             try:
-                outcome = await execute(self._pace.router, self._operation, line.body)
+                # Same key for every run of this line: a provider that honours it executes the line once.
+                with upstream_idempotency_key(batch_line_key(self.batch_id, line.line_no)):
+                    outcome = await execute(self._pace.router, self._operation, line.body)
             finally:
                 self._pace.slots.release()
         except NoTargetAvailable as exc:

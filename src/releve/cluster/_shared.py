@@ -23,7 +23,7 @@ import asyncio
 import contextlib
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -40,6 +40,7 @@ __all__ = ["SharedState"]
 
 logger = logging.getLogger("releve.cluster.shared")
 _RETRY_EVERY = 0.5
+_GOODBYE = 1.0
 _OPEN, _CLOSED, _REST = "open", "closed", "rest"
 
 
@@ -107,9 +108,8 @@ class SharedState:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         if self._redis is not None:
-            with contextlib.suppress(RedisError, OSError):
-                await self._redis.delete(self._key("replica", self.replica))
-            await self._redis.aclose()
+            await _quietly(self._redis.delete(self._key("replica", self.replica)))
+            await _quietly(self._redis.aclose())
             self._redis = None
 
     def describe(self) -> dict[str, Any]:
@@ -158,8 +158,7 @@ class SharedState:
                 self._mark(False, exc)
                 self._share_limits(1)  # alone as far as this replica can tell: its full share
             finally:
-                with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # untyped in redis-py
+                await _quietly(pubsub.aclose())  # type: ignore[no-untyped-call]  # untyped in redis-py
             await asyncio.sleep(_RETRY_EVERY)
 
     async def _catch_up(self) -> None:
@@ -249,6 +248,16 @@ class SharedState:
             until = self._clock.now() + float(message["rem"])
             health.cooldown_until = max(health.cooldown_until, until)
             self._rests[message["t"]] = health.cooldown_until
+
+
+async def _quietly(step: Awaitable[object]) -> None:
+    """A goodbye to Redis (closing, deleting our heartbeat): bounded, and never an error at shutdown.
+
+    Measured: after Redis had gone and come back, closing a pub/sub connection could wait forever.
+    """
+    with contextlib.suppress(RedisError, OSError, TimeoutError):
+        async with asyncio.timeout(_GOODBYE):
+            await step
 
 
 class _SharedMetrics(Collector):

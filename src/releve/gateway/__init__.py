@@ -42,7 +42,8 @@ from ._plan import RoutePlan, Target, TargetHealth, build_routes
 from ._policies import RetryPolicy
 from ._recording import RequestRecorder
 from ._router import Router, Served, ServedStream
-from ._work import CapturedResponse, DeferredJob, Deferrer, IdempotencyGuard
+from ._upstream_key import UPSTREAM_IDEMPOTENCY_KEY, batch_line_key, job_key, upstream_idempotency_key
+from ._work import CapturedResponse, DeferredJob, Deferrer, IdempotencyGuard, StoreUnavailable
 from .api_anthropic import AnthropicApi
 from .api_openai import OpenAIApi
 
@@ -99,11 +100,14 @@ __all__ = [
     "Served",
     "ServedByFallback",
     "ServedStream",
+    "StoreUnavailable",
     "StreamRecovered",
     "Target",
     "TargetHealth",
     "TargetRule",
     "TargetSkipped",
+    "UPSTREAM_IDEMPOTENCY_KEY",
+    "batch_line_key",
     "build_routes",
     "cache_key",
     "check_chat",
@@ -111,6 +115,7 @@ __all__ = [
     "completion_to_sse",
     "error_body",
     "hash_key",
+    "job_key",
     "logging_to_file",
     "mark_drill",
     "negotiate_language",
@@ -118,4 +123,5 @@ __all__ = [
     "relayed_error_body",
     "request_extras",
     "start_log_thread",
+    "upstream_idempotency_key",
 ]

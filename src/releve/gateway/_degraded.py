@@ -19,7 +19,7 @@ import orjson
 from releve.config import CacheMode, Config
 
 from ._cache import ResponseCache
-from ._work import Deferrer, IdempotencyGuard
+from ._work import Deferrer, IdempotencyGuard, guard_deferrer, guard_idempotency
 
 __all__ = ["DegradedModes", "RequestExtras", "RoutePolicy", "negotiate_language", "request_extras"]
 
@@ -111,8 +111,9 @@ class DegradedModes:
                 defer=bool(degraded.defer) and deferrer is not None and name not in no_stored_content,
                 defer_always=degraded.defer == "always" and deferrer is not None and name not in no_stored_content,
                 static_answer=degraded.static_answer, message=message)
-        self.deferrer = deferrer
-        self.idempotency = idempotency
+        # A store out of reach refuses with a 503 (StoreUnavailable), never a 500 nor a 202 for nothing kept.
+        self.deferrer = guard_deferrer(deferrer) if deferrer is not None else None
+        self.idempotency = guard_idempotency(idempotency) if idempotency is not None else None
         self.incident_link = incident_link
         self.callbacks = config.jobs.callback_secret is not None
         # Routes that said explicitly that personal data may be cached (cache.personal: true).

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from releve.errors import GatewayError, InvalidRequest, NoTargetAvailable, UpstreamError
-from releve.gateway import Router
+from releve.gateway import Router, job_key, upstream_idempotency_key
 from releve.gateway.providers import Operation, provider_verdict
 from releve.notify import DeliveryError
 from releve.store import Job, Store, poll_store
@@ -217,8 +217,11 @@ class JobRunner:
         body.pop("stream", None)  # a job's answer is kept whole, never streamed
         body.pop("stream_options", None)
         try:
-            async with asyncio.timeout(plan.timeout + _RUN_SLACK):
-                served = await self._router.send(plan, body, operation)
+            # One key for every run of this job: a provider that honours it executes the job once, even when a
+            # replica died after sending it and another runs it again.
+            with upstream_idempotency_key(job_key(job.id)):
+                async with asyncio.timeout(plan.timeout + _RUN_SLACK):
+                    served = await self._router.send(plan, body, operation)
         except asyncio.CancelledError:
             # Stopped by close(): give the job back now rather than when its lease runs out.
             await asyncio.shield(self._put_back(job, 0.0, "interrupted: the gateway stopped"))

@@ -3,9 +3,10 @@
 Every API route, whatever its family (OpenAI, Anthropic, Gemini, Azure
 OpenAI), runs the same steps: read and record the request, pick faults, apply
 the ones that act before an answer (latency, errors, hangs, resets), check the
-key, answer. Only the `Family` value of the route says how keys are read and
-errors and broken streams are spelled, so a fault means the same thing on
-every path. With no fault active the answer is a single `web.Response`, which
+key, answer (or replay the answer kept for its `Idempotency-Key`: see
+`_idempotency.py`). Only the `Family` value of the route says how keys are
+read and errors and broken streams are spelled, so a fault means the same
+thing on every path. With no fault active the answer is a single `web.Response`, which
 keeps the simulator cheap enough to serve as the upstream in benchmarks.
 """
 
@@ -22,8 +23,9 @@ from aiohttp import web
 from . import _anthropic, _azure, _gemini
 from ._admin import add_admin_routes
 from ._answers import chat_chunks, chat_completion, embeddings, malformed
-from ._family import OPENAI, Family, Stream
+from ._family import OPENAI, SSE, Family, Stream
 from ._faults import Fault, FaultKind
+from ._idempotency import Kept
 from ._plan import Injection
 from ._requests import UNPARSABLE, ApiError, load_body, parse_chat, parse_embeddings
 from ._state import SIM, SimState
@@ -37,6 +39,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 
 Answer = Callable[[SimState, web.Request, Any], bytes | Stream]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_REPLAYED = {"Idempotent-Replayed": "true"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +137,8 @@ def _api(endpoint: Endpoint) -> Handler:
         body = load_body(await request.read())
         sent = family.sent_key(request)
         path = request.path
-        model = None if endpoint.model_param is None else request.match_info[endpoint.model_param]
+        model = _model(request, endpoint, body)
+        idempotency_key = request.headers.get("Idempotency-Key") if endpoint.method == "POST" else None
         sim.stats.request(
             path,
             None if body is UNPARSABLE else body,
@@ -142,6 +146,7 @@ def _api(endpoint: Endpoint) -> Handler:
             family=family.name,
             model=model,
             stream=endpoint.streams,
+            idempotency_key=idempotency_key,
         )
         injection = sim.plan.select(path) if sim.plan.active else None
         if injection is not None:
@@ -149,20 +154,33 @@ def _api(endpoint: Endpoint) -> Handler:
             early = await _before_answer(request, sim, injection, family)
             if early is not None:
                 return early
+        kept = None
         try:
             if sim.api_key is not None and sent != sim.api_key:
                 raise family.key_error(sim.name, sent is not None)
-            result = endpoint.answer(sim, request, body)
+            if idempotency_key is not None:
+                kept = sim.idempotent.get((family.name, model, idempotency_key))
+            result = _replay(kept) if kept is not None else endpoint.answer(sim, request, body)
         except ApiError as exc:
             sim.stats.status(exc.status)
             return await _send(request, exc.status, family.error_body(exc), injection)
         sim.stats.status(200)
+        headers = None
+        if kept is not None:
+            sim.stats.replayed(model)
+            headers = _REPLAYED
+        elif endpoint.method == "POST":
+            sim.stats.executed(model)
+            if idempotency_key is not None:
+                result = _keep(sim, (family.name, model, idempotency_key), result)
         if isinstance(result, bytes):
             if injection is None:
-                return web.Response(body=result, content_type=JSON)
+                return web.Response(body=result, content_type=JSON, headers=headers)
             if injection.malformed:
                 result = malformed(result)
-            return await send_plain(request, 200, result, injection, cut=injection.cut_after is not None)
+            return await send_plain(
+                request, 200, result, injection, headers=headers, cut=injection.cut_after is not None
+            )
         return await send_stream(request, result, injection, family.malformed_event)
 
     return handle
@@ -210,6 +228,30 @@ async def _before_answer(
         error = ApiError(status, f"Simulated {status} error from {sim.name!r}.", type=kind, code="simulated_error")
     sim.stats.status(error.status)
     return await _send(request, error.status, family.error_body(error), injection, headers)
+
+
+def _model(request: web.Request, endpoint: Endpoint, body: Any) -> str | None:
+    """The model a request is for: the URL's (Gemini, Azure), else the body's."""
+    if endpoint.model_param is not None:
+        return request.match_info[endpoint.model_param]
+    model = body.get("model") if isinstance(body, dict) else None
+    return model if isinstance(model, str) else None
+
+
+def _replay(kept: Kept) -> bytes | Stream:
+    if kept.body is not None:
+        return kept.body
+    return Stream(iter(kept.events), kept.content_type or SSE)
+
+
+def _keep(sim: SimState, scope: tuple[str, str | None, str], result: bytes | Stream) -> bytes | Stream:
+    """Keep an executed answer under its key; a stream's events are read once, kept, and sent from the copy."""
+    if isinstance(result, bytes):
+        sim.idempotent.keep(scope, Kept(body=result))
+        return result
+    events = tuple(result.events)
+    sim.idempotent.keep(scope, Kept(events=events, content_type=result.content_type))
+    return Stream(iter(events), result.content_type)
 
 
 def _family_of(path: str) -> Family:

@@ -139,3 +139,12 @@ def test_run_once_and_close_leave_nothing_half_done(start: Start, primary: Simul
         assert app.call(app.runner.run_once()) == 1  # not held back by the closed runner's lease
         batch = client.batches.retrieve(batch_id)
         assert (batch.status, batch.request_counts.completed) == ("completed", 12)
+
+
+def test_each_line_carries_its_own_idempotency_key_upstream(client: openai.OpenAI, primary: SimulatorThread) -> None:
+    """A line run again (its replica died mid-request) sends the same key: the provider executes it once."""
+    batch_id = submit(client, [chat_line(f"k{n}", f"question {n}") for n in range(3)])
+    batch = wait_for(client, batch_id, finished)
+    assert batch.status == "completed"
+    keys = sorted(r["idempotency_key"] for r in primary.stats()["received"])
+    assert keys == [f"releve-batch-{batch_id}-{n}" for n in range(3)]

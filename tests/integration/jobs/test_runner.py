@@ -7,6 +7,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import aiohttp
 import pytest
 
 from integration.jobs._support import CALLBACK_SECRET, CallbackReceiver, WallClock, chat, open_store, upstream_calls
@@ -289,3 +290,44 @@ async def test_without_a_secret_no_callback_is_sent(store: Store, router: Router
     assert job(store, job_id).status is JobStatus.SUCCEEDED
     assert job(store, job_id).callback_state == "failed"
     assert receiver.received == []
+
+
+# --- exactly once at the provider -----------------------------------------------------------------
+
+
+async def test_every_run_of_a_job_sends_its_idempotency_key_so_a_lost_answer_is_replayed_not_rerun(
+        primary: SimulatorThread, store: Store, runner: JobRunner, wall: WallClock) -> None:
+    """The first answer is lost on its way back (the provider executed the job): the next run gets it replayed."""
+    job_id = await defer(store, runner, wall)
+    primary.set_faults({"kind": "stream_cut", "count": 1})  # a plain body cut halfway: "answer cut short"
+    await runner.run_once()
+    assert job(store, job_id).status is JobStatus.QUEUED  # no target could answer: put back
+    wall.advance(2)
+    await runner.run_once()
+    done = job(store, job_id)
+    assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 2)
+    stats = primary.stats()
+    assert [r["idempotency_key"] for r in stats["received"]] == [f"releve-job-{job_id}"] * 2
+    assert (stats["executions"], stats["idempotent_replays"]) == (1, 1)
+
+
+async def test_a_job_sent_by_a_replica_that_died_is_not_executed_again_by_the_next_one(
+        primary: SimulatorThread, store: Store, runner: JobRunner, wall: WallClock) -> None:
+    job_id = await defer(store, runner, wall)
+    [taken] = store.claim_jobs(wall(), lease_seconds=runner.lease_seconds)  # a replica claims it…
+    async with aiohttp.ClientSession() as session, session.post(  # …sends it, and is SIGKILLed before writing
+            f"{primary.base_url}/chat/completions", json={**chat(), "model": "p-model"},
+            headers={"Idempotency-Key": f"releve-job-{taken.id}"}) as response:
+        assert response.status == 200
+    wall.advance(runner.lease_seconds + 1)
+    await runner.run_once()  # the lease ran out: this replica runs the job again
+    assert job(store, job_id).status is JobStatus.SUCCEEDED
+    stats = primary.stats()
+    assert (stats["executions"], stats["idempotent_replays"]) == (1, 1)
+    assert stats["by_model"] == {"p-model": {"executions": 1, "idempotent_replays": 1}}
+
+
+async def test_requests_from_clients_carry_no_idempotency_key(primary: SimulatorThread, router: Router) -> None:
+    plan = router.routes["solo"]
+    await router.send(plan, chat(), Operation.CHAT)
+    assert [r["idempotency_key"] for r in primary.stats()["received"]] == [None]

@@ -1,5 +1,8 @@
 """What every HTTP provider transport shares: the pooled session and error translation.
 
+Work Relève may run twice (a deferred job, a batch line) carries an `Idempotency-Key` upstream, set by
+its runner in a context variable (see `_upstream_key.py`) and added here, for every family.
+
 One keep-alive `aiohttp.ClientSession` per provider, opened at start-up:
 measured on this hardware, httpx as the upstream client cost about 11× in
 throughput, so the hot path uses aiohttp. aiohttp's exceptions and upstream
@@ -18,6 +21,7 @@ from yarl import URL
 from releve.config import ProviderConfig
 from releve.errors import UpstreamError
 
+from .._upstream_key import UPSTREAM_IDEMPOTENCY_KEY
 from ._base import UpstreamResponse
 from ._classify import error_for_status
 
@@ -66,8 +70,9 @@ class HttpTransport:
     async def post(self, url: URL, data: bytes) -> bytes:
         """The body of a 2xx answer, checked to be JSON; anything else raises UpstreamError."""
         session = self._require_session()
+        key = UPSTREAM_IDEMPOTENCY_KEY.get()
         try:
-            async with session.post(url, data=data) as response:
+            async with session.post(url, data=data, headers=None if key is None else _keyed(key)) as response:
                 status = response.status
                 if status >= 300:
                     body = await response.content.read(MAX_ERROR_BODY)
@@ -105,8 +110,9 @@ class HttpTransport:
 
     async def post_stream(self, url: URL, data: bytes) -> RawStream:
         session = self._require_session()
+        key = UPSTREAM_IDEMPOTENCY_KEY.get()
         try:
-            response = await session.post(url, data=data)
+            response = await session.post(url, data=data, headers=None if key is None else _keyed(key))
         except (aiohttp.ClientError, OSError) as exc:
             raise network_error(exc) from None
         try:
@@ -145,6 +151,10 @@ class RawStream:
             self._response.close()
         else:
             self._response.release()
+
+
+def _keyed(key: str) -> dict[str, str]:
+    return {"Idempotency-Key": key}
 
 
 def network_error(exc: BaseException) -> UpstreamError:
