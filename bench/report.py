@@ -20,6 +20,7 @@ from rich.table import Table
 
 from bench.context import FOREIGN_CPU_LIMIT
 from bench.report_long import GOAL_HEAD, goal_rows, long_markdown
+from bench.report_shared import load_shared, shared_markdown
 from bench.results import TARGET_LABELS, Result
 
 __all__ = [
@@ -374,7 +375,8 @@ def _reading(results: list[Result], info: RunInfo) -> list[str]:
     return out
 
 
-def write_markdown(path: Path, results: list[Result], info: RunInfo) -> None:
+def write_markdown(path: Path, results: list[Result], info: RunInfo, shared: dict[str, Any] | None = None) -> None:
+    """`shared`: the figures of `bench.shared_state` (issue 11), rendered as their own section at the end."""
     m = info.machine
     v = info.versions
     lines = [
@@ -474,6 +476,8 @@ def write_markdown(path: Path, results: list[Result], info: RunInfo) -> None:
     ]
     lines += [f"  - {s}" for s in info.litellm_settings]
     lines.append("")
+    if shared is not None:
+        lines += shared_markdown(shared)
     path.write_text("\n".join(lines))
 
 
@@ -487,6 +491,9 @@ def write_json(path: Path, results: list[Result], info: RunInfo) -> None:
         ],
         "ratios": [{"label": label, "value": value, "why_not": why} for label, value, why in ratios(results)],
     }
+    shared = load_shared(path)  # bench.shared_state's figures (issue 11): measured apart, carried over
+    if shared is not None:
+        data["shared_state"] = shared
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

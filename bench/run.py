@@ -42,6 +42,7 @@ from bench.loadgen import check_chat, ensure_wrk
 from bench.procs import ProcessSet, StartError, check_idle, free_port, signals_raise
 from bench.report import RunInfo, added, fmt_ms, load_json, print_tables, write_json, write_markdown
 from bench.report_long import progress_text
+from bench.report_shared import load_shared
 from bench.results import TARGET_LABELS, Result
 from bench.scenarios import SCENARIOS
 from bench.targets import TARGETS, BenchEnv, Running, Target, export_commit
@@ -329,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         console = Console(width=max(console.width, 130))  # piped output: do not wrap the tables at 80
     if args.render_only:
         stored, stored_info = load_json(BENCH_DIR / "results.json")
-        write_markdown(BENCH_DIR / "RESULTS.md", stored, stored_info)
+        write_markdown(BENCH_DIR / "RESULTS.md", stored, stored_info, shared=load_shared(BENCH_DIR / "results.json"))
         console.print(f"wrote {BENCH_DIR / 'RESULTS.md'} from {BENCH_DIR / 'results.json'} (nothing measured)")
         return 0
     settings = settings_from(args)
@@ -468,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write or interrupted:
         console.print("RESULTS.md and results.json left as they were" + (" (interrupted)" if interrupted else ""))
     else:
-        write_markdown(BENCH_DIR / "RESULTS.md", results, info)
+        write_markdown(BENCH_DIR / "RESULTS.md", results, info, shared=load_shared(BENCH_DIR / "results.json"))
         write_json(BENCH_DIR / "results.json", results, info)
         for r in results:
             if r.kind == "profile" and "svg_work" in r.extra:

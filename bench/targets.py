@@ -190,6 +190,10 @@ class Releve(Target):
     def start(self, env: BenchEnv) -> Running:
         port = free_port()
         config = self.write_config(env, port)
+        # A scratch store per start: a database migrated by a newer commit cannot be opened by an older one
+        # (`--releve-commit`), and nothing in it is worth keeping between runs.
+        for stale in Path(env.work_dir).glob("releve.db*"):
+            stale.unlink()
         proc = env.procs.start(
             "releve",
             [str(self._bin(env)), "up", "--config", str(config)],
