@@ -3,7 +3,7 @@
 The jobs are accepted through HAProxy (202 each), run by whichever replica claims them (`FOR UPDATE SKIP
 LOCKED` on PostgreSQL), and the provider takes 1.2 s per answer, so the killed replica dies holding jobs
 in flight. Its leases run out and the others take those jobs up. Every job ends succeeded, and the
-provider executed each exactly once: the replicas send `Idempotency-Key: releve-job-<id>` upstream, and
+provider executed each exactly once: the replicas send `Idempotency-Key: releve-job-<id>:<model>` upstream, and
 a request the dead replica had already sent is answered again from the provider's record, not run twice.
 """
 

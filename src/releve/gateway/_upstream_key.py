@@ -6,7 +6,9 @@ key around their router call and the HTTP transports add the header when it is s
 keeps the router's signatures as they are; every other request pays one `ContextVar.get`.
 
 The key names the work, not the attempt: every attempt of a job (after a crash, after an outage) sends
-the same one, so a provider that honours it executes the job once and replays its answer after.
+the same one, so a provider that honours it executes the job once and replays its answer after. The
+transport adds the model (`releve-job-<id>:<model>`): a failover to another model of the same provider
+is another request, which must not reuse the first one's key.
 """
 
 from __future__ import annotations

@@ -147,4 +147,4 @@ def test_each_line_carries_its_own_idempotency_key_upstream(client: openai.OpenA
     batch = wait_for(client, batch_id, finished)
     assert batch.status == "completed"
     keys = sorted(r["idempotency_key"] for r in primary.stats()["received"])
-    assert keys == [f"releve-batch-{batch_id}-{n}" for n in range(3)]
+    assert keys == [f"releve-batch-{batch_id}-{n}:p-model" for n in range(3)]

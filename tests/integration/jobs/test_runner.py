@@ -307,7 +307,7 @@ async def test_every_run_of_a_job_sends_its_idempotency_key_so_a_lost_answer_is_
     done = job(store, job_id)
     assert (done.status, done.attempts) == (JobStatus.SUCCEEDED, 2)
     stats = primary.stats()
-    assert [r["idempotency_key"] for r in stats["received"]] == [f"releve-job-{job_id}"] * 2
+    assert [r["idempotency_key"] for r in stats["received"]] == [f"releve-job-{job_id}:p-model"] * 2
     assert (stats["executions"], stats["idempotent_replays"]) == (1, 1)
 
 
@@ -317,7 +317,7 @@ async def test_a_job_sent_by_a_replica_that_died_is_not_executed_again_by_the_ne
     [taken] = store.claim_jobs(wall(), lease_seconds=runner.lease_seconds)  # a replica claims it…
     async with aiohttp.ClientSession() as session, session.post(  # …sends it, and is SIGKILLed before writing
             f"{primary.base_url}/chat/completions", json={**chat(), "model": "p-model"},
-            headers={"Idempotency-Key": f"releve-job-{taken.id}"}) as response:
+            headers={"Idempotency-Key": f"releve-job-{taken.id}:p-model"}) as response:
         assert response.status == 200
     wall.advance(runner.lease_seconds + 1)
     await runner.run_once()  # the lease ran out: this replica runs the job again

@@ -32,11 +32,11 @@ class AnthropicTransport(HttpTransport):
         return orjson.dumps(openai_request_to_anthropic(call.body, call.model))
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
-        answer = orjson.loads(await self.post(self.url("/v1/messages"), self._encode(call)))
+        answer = orjson.loads(await self.post(self.url("/v1/messages"), self._encode(call), call.model))
         return UpstreamResponse(200, orjson.dumps(anthropic_response_to_openai(answer)))
 
     async def open_stream(self, call: UpstreamCall) -> TranslatedStream:
-        raw = await self.post_stream(self.url("/v1/messages"), self._encode(call))
+        raw = await self.post_stream(self.url("/v1/messages"), self._encode(call), call.model)
         options = call.body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         translator = AnthropicStreamToOpenAI(include_usage=include_usage)

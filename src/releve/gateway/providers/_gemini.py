@@ -34,12 +34,13 @@ class GeminiTransport(HttpTransport):
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
         data = self._encode(call)
-        answer = orjson.loads(await self.post(self.url(self._path(call.model, "generateContent")), data))
+        answer = orjson.loads(await self.post(self.url(self._path(call.model, "generateContent")), data, call.model))
         return UpstreamResponse(200, orjson.dumps(gemini_response_to_openai(answer, call.model)))
 
     async def open_stream(self, call: UpstreamCall) -> TranslatedStream:
         data = self._encode(call)
-        raw = await self.post_stream(self.url(self._path(call.model, "streamGenerateContent") + "?alt=sse"), data)
+        raw = await self.post_stream(self.url(self._path(call.model, "streamGenerateContent") + "?alt=sse"), data,
+                                     call.model)
         options = call.body.get("stream_options")
         include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
         translator = GeminiStreamToOpenAI(call.model, include_usage=include_usage)

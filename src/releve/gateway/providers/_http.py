@@ -67,12 +67,14 @@ class HttpTransport:
             raise UpstreamError("transport not started")
         return self._session
 
-    async def post(self, url: URL, data: bytes) -> bytes:
-        """The body of a 2xx answer, checked to be JSON; anything else raises UpstreamError."""
+    async def post(self, url: URL, data: bytes, model: str = "") -> bytes:
+        """The body of a 2xx answer, checked to be JSON; anything else raises UpstreamError.
+
+        `model`: scopes an upstream Idempotency-Key (see `_keyed`)."""
         session = self._require_session()
         key = UPSTREAM_IDEMPOTENCY_KEY.get()
         try:
-            async with session.post(url, data=data, headers=None if key is None else _keyed(key)) as response:
+            async with session.post(url, data=data, headers=None if key is None else _keyed(key, model)) as response:
                 status = response.status
                 if status >= 300:
                     body = await response.content.read(MAX_ERROR_BODY)
@@ -108,11 +110,11 @@ class HttpTransport:
             raise network_error(exc) from None
         return UpstreamResponse(status, body)
 
-    async def post_stream(self, url: URL, data: bytes) -> RawStream:
+    async def post_stream(self, url: URL, data: bytes, model: str = "") -> RawStream:
         session = self._require_session()
         key = UPSTREAM_IDEMPOTENCY_KEY.get()
         try:
-            response = await session.post(url, data=data, headers=None if key is None else _keyed(key))
+            response = await session.post(url, data=data, headers=None if key is None else _keyed(key, model))
         except (aiohttp.ClientError, OSError) as exc:
             raise network_error(exc) from None
         try:
@@ -153,8 +155,10 @@ class RawStream:
             self._response.release()
 
 
-def _keyed(key: str) -> dict[str, str]:
-    return {"Idempotency-Key": key}
+def _keyed(key: str, model: str) -> dict[str, str]:
+    """The work's key, scoped to the model: a job that fails over to another model of the same provider sends
+    another request, which a provider applying Stripe's rules would refuse under the first one's key."""
+    return {"Idempotency-Key": f"{key}:{model}" if model else key}
 
 
 def network_error(exc: BaseException) -> UpstreamError:

@@ -32,11 +32,11 @@ class OpenAITransport(HttpTransport):
 
     async def send(self, call: UpstreamCall) -> UpstreamResponse:
         path, data = self._target(call)
-        return UpstreamResponse(200, await self.post(self.url(path), data))
+        return UpstreamResponse(200, await self.post(self.url(path), data, call.model))
 
     async def open_stream(self, call: UpstreamCall) -> RawStream:
         path, data = self._target(call)
-        return await self.post_stream(self.url(path), data)
+        return await self.post_stream(self.url(path), data, call.model)
 
 
 class AzureOpenAITransport(OpenAITransport):
