@@ -38,10 +38,10 @@ from typing import Any, Self
 
 import aiohttp
 import orjson
-import psycopg
 import yaml
-from psycopg import sql
 
+from support.postgres import ADMIN_URL
+from support.postgres import postgres_database as _postgres_database
 from support.webhooks import SECRET
 
 __all__ = [
@@ -62,7 +62,6 @@ __all__ = [
     "wait_until",
 ]
 
-ADMIN_URL = os.environ.get("RELEVE_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 REPO = Path(__file__).resolve().parents[2]
 HAPROXY_CFG = REPO / "deploy" / "haproxy.cfg"
 CLUSTER_KEY = "cluster-test-client-key"
@@ -108,24 +107,9 @@ def _stop_process(process: subprocess.Popen[bytes], sig: signal.Signals, timeout
 
 # PostgreSQL: durable state shared by the replicas.
 
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:  # the machine starts PostgreSQL: unreachable is a failure, not a skip
-        raise AssertionError(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}") from None
-
-
-@contextlib.contextmanager
-def postgres_database() -> Iterator[str]:
-    """A new, empty database's URL; dropped WITH (FORCE) afterwards, even if replicas still hold connections."""
-    name = f"releve_cluster_{secrets.token_hex(6)}"
-    with _admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with _admin() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+def postgres_database() -> contextlib.AbstractContextManager[str]:
+    """A new, empty database's URL (`support.postgres`), named for the cluster tests."""
+    return _postgres_database("releve_cluster")
 
 
 # Redis: shared state. The test's own server, so stopping it harms nobody else.

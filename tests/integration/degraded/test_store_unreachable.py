@@ -22,7 +22,7 @@ from releve.app import build_app
 from releve.config import config_from_mapping
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
-from support.cluster import postgres_database
+from support.postgres import postgres_database
 from support.tcp_proxy import TcpProxy
 
 KEY = "app-key"

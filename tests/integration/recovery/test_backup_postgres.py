@@ -4,8 +4,6 @@ for pg_restore by hand. Skipped only when pg_dump is not installed."""
 
 from __future__ import annotations
 
-import os
-import secrets
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -14,13 +12,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from releve.config import Config, config_from_mapping
 from releve.recovery import RestoreError, create_backup, restore_backup, restore_drill
 from releve.store import Impact, Store, Text
+from support.postgres import ADMIN_URL, postgres_database
 
-ADMIN_URL = os.environ.get("RELEVE_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 T0 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 # `make test` installs PostgreSQL's client tools (postgresql-client): their absence is a broken install.
@@ -39,11 +36,7 @@ def _drill_databases() -> set[str]:
 @pytest.fixture
 def url() -> Iterator[str]:
     """A fresh database holding a migrated store with three incidents; dropped after the test."""
-    name = f"releve_test_{secrets.token_hex(6)}"
-    with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    database = f"{ADMIN_URL.rpartition('/')[0]}/{name}"
-    try:
+    with postgres_database() as database:
         store = Store(database)
         store.open()
         try:
@@ -54,9 +47,6 @@ def url() -> Iterator[str]:
         finally:
             store.close()
         yield database
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture

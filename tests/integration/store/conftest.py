@@ -7,25 +7,13 @@ variants (they never skip: a skipped test proves nothing).
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
 from releve.store import Store
-
-ADMIN_URL = os.environ.get("RELEVE_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _admin() -> psycopg.Connection[tuple[object, ...]]:
-    try:
-        return psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3)
-    except psycopg.OperationalError as exc:
-        pytest.fail(f"PostgreSQL not reachable at {ADMIN_URL}: {exc}")
+from support.postgres import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -34,14 +22,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'releve.db'}"
         return
-    name = f"releve_test_{secrets.token_hex(6)}"
-    with _admin() as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield f"{ADMIN_URL.rpartition('/')[0]}/{name}"
-    finally:
-        with _admin() as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with postgres_database() as url:
+        yield url
 
 
 @pytest.fixture
