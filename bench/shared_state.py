@@ -359,9 +359,7 @@ def main(argv: list[str] | None = None) -> int:
             spare.wait_ready(f"http://127.0.0.1:{spare_port}/healthz", timeout=20)
 
             def env_for(sub: str) -> BenchEnv:
-                (work / sub).mkdir(parents=True, exist_ok=True)
-                for stale in (work / sub).glob("releve.db*"):
-                    stale.unlink()  # a fresh store each run, alike for both
+                (work / sub).mkdir(parents=True, exist_ok=True)  # Relève's start makes its store afresh there
                 return BenchEnv(
                     repo=REPO,
                     work_dir=work / sub,

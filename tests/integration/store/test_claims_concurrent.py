@@ -13,6 +13,7 @@ import psycopg
 import pytest
 
 from releve.store import ComponentStatus, Impact, JobStatus, Store, Text
+from support.stores import in_threads
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -23,30 +24,14 @@ R = TypeVar("R")
 
 def _replicas(database_url: str, claim_one_round: Callable[[Store], list[R]]) -> list[list[R]]:
     """Each replica (its own `Store`, its own pool) calls `claim_one_round` until it comes back empty."""
-    stores = [Store(database_url) for _ in range(REPLICAS)]
-    for store in stores:
-        store.open()
-    barrier = threading.Barrier(REPLICAS)
-    taken: list[list[R]] = [[] for _ in stores]
-    errors: list[BaseException] = []
 
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            while claimed := claim_one_round(stores[index]):
-                taken[index] += claimed
-        except BaseException as exc:
-            errors.append(exc)
+    def drain(replica: Store) -> list[R]:
+        taken: list[R] = []
+        while claimed := claim_one_round(replica):
+            taken += claimed
+        return taken
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(REPLICAS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert errors == []
-    return taken
+    return in_threads(database_url, REPLICAS, drain)
 
 
 def _jobs(store: Store, count: int) -> list[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -11,6 +9,7 @@ import pytest
 
 from releve.errors import StoreError
 from releve.store import BatchRecord, FileRecord, IdempotencyRecord, Job, JobStatus, Store
+from support.stores import in_threads
 
 T0 = datetime(2024, 5, 1, 12, tzinfo=UTC)
 S = timedelta(seconds=1)
@@ -21,33 +20,6 @@ R = TypeVar("R")
 def _job(store: Store, n: int = 0, *, callback_url: str | None = None, expires_at: datetime = T0 + HOUR) -> Job:
     return store.create_job(route="chat", operation="chat", body={"model": "m", "messages": [{"n": n}]},
                             client="acme", callback_url=callback_url, at=T0 + n * S, expires_at=expires_at)
-
-
-def _in_threads(database_url: str, count: int, work: Callable[[Store], R]) -> list[R]:
-    """`work` run by `count` stores on the same database (as many processes would), started at once."""
-    stores = [Store(database_url) for _ in range(count)]
-    for store in stores:
-        store.open()
-    barrier = threading.Barrier(count)
-    results: list[Any] = [None] * count
-    errors: list[BaseException] = []
-
-    def run(index: int) -> None:
-        barrier.wait()
-        try:
-            results[index] = work(stores[index])
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    for store in stores:
-        store.close()
-    assert errors == []
-    return results
 
 
 # --- deferred jobs ------------------------------------------------------------------------------
@@ -169,7 +141,7 @@ def test_two_stores_claiming_at_once_never_take_the_same_job(store: Store, datab
             taken += [job.id for job in batch]
         return taken
 
-    results = _in_threads(database_url, 2, claim)
+    results = in_threads(database_url, 2, claim)
     every = [job_id for taken in results for job_id in taken]
     assert len(every) == len(set(every)) == 40
     assert set(every) == created
@@ -228,7 +200,7 @@ def test_two_stores_claiming_callbacks_at_once_never_take_the_same_one(store: St
             taken += [job.id for job in batch]
         return taken
 
-    every = [job_id for taken in _in_threads(database_url, 2, claim) for job_id in taken]
+    every = [job_id for taken in in_threads(database_url, 2, claim) for job_id in taken]
     assert len(every) == len(set(every)) == 20
     assert set(every) == finished
 
@@ -299,7 +271,7 @@ def test_concurrent_requests_with_one_key_have_exactly_one_owner(store: Store, d
     def begin(claimer: Store) -> list[IdempotencyRecord | None]:
         return [claimer.begin_idempotent("acme", key, HASH_B, at=at, expires_at=at + HOUR) for key in keys]
 
-    results = _in_threads(database_url, 3, begin)
+    results = in_threads(database_url, 3, begin)
     for index, key in enumerate(keys):
         outcomes = [found[index] for found in results]
         assert outcomes.count(None) == 1, key
@@ -426,7 +398,7 @@ def test_two_stores_claiming_batches_at_once_never_take_the_same_one(store: Stor
             taken.append(batch.id)
         return taken
 
-    every = [batch_id for taken in _in_threads(database_url, 2, claim) for batch_id in taken]
+    every = [batch_id for taken in in_threads(database_url, 2, claim) for batch_id in taken]
     assert len(every) == len(set(every)) == 6
     assert set(every) == made
 
