@@ -13,6 +13,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -52,7 +53,7 @@ from releve.gateway.providers import ProviderTransport, http_transports
 from releve.jobs import JobRunner, JobsApi, StoreDeferrer, StoreIdempotency
 from releve.monitor import Monitor, TrafficRecorder
 from releve.notify import Channels, Notifier
-from releve.protect import AuditLog, PseudonymGuard, request_record
+from releve.protect import AuditLog, AuditSpool, PseudonymGuard, request_record
 from releve.recovery import RecoverySchedule
 from releve.status import StatusPage
 from releve.store import ContentKeys, Store
@@ -391,7 +392,8 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
             AnthropicApi(router, auth, recorder, max_body_size=size, modes=modes, priorities=priorities))
     channels = Channels.from_config(config)
     notifier = Notifier(store, channels, clock=wall)
-    audit = AuditLog(store, key=audit_key, wall=wall)
+    audit = AuditLog(store, key=audit_key, wall=wall, spool=AuditSpool(Path(config.storage.spool_dir), replica))
+    metrics.registry.register(audit.collector())
     leads: list[Outages] = []
     monitor = Monitor(config, router.routes, metrics, transports, store, clock=clock, wall=wall,
                       channels=channels.ids, notify=notifier.wake, audit=audit.record,

@@ -55,6 +55,9 @@ class StorageConfig(_Model):
     # purges). A lead that dies is replaced after at most this long; a lead that cannot reach the store
     # keeps the role this long (a short database outage does not stop the monitor).
     lead_lease: Annotated[Duration, Field(ge=3.0, le=600.0)] = 15.0
+    # Where audit entries wait on local disk while the store refuses writes (past 10,000 in memory); created
+    # only then. Relative to the working directory; each process has its own file, a dead one's is adopted.
+    spool_dir: str = "releve-spool"
 
     @field_validator("url")
     @classmethod

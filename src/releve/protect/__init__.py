@@ -7,6 +7,7 @@ Other packages import from here only.
 
 from ._audit import AUDIT_KEY_ENV, REQUEST_FIELDS, AuditKind, AuditLog, audit_key, request_record
 from ._audit_export import StoredChain, export_lines, verify_export, verify_store
+from ._audit_spool import AuditSpool
 from ._audit_verify import ChainVerifier, Problem, VerifyResult, verify_chain
 from ._guard import PseudonymGuard
 from ._pii import BUILTIN_KINDS, Finding, PiiDetector
@@ -17,6 +18,7 @@ __all__ = [
     "AUDIT_KEY_ENV",
     "AuditKind",
     "AuditLog",
+    "AuditSpool",
     "BUILTIN_KINDS",
     "ChainVerifier",
     "Finding",

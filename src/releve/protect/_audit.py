@@ -3,8 +3,10 @@
 `append()` only checks the entry and buffers it; a background task writes the buffer every
 `flush_every` seconds (200 ms) or as soon as `batch` (100) entries wait, in one transaction per
 write, so a request never waits on the database. A write that fails keeps its entries buffered, in
-order, for the next try: an audit entry is never dropped quietly. The CLI, which has no loop
-running, uses `append_now()`.
+order, for the next try: an audit entry is never dropped quietly. Past `max_pending` entries
+waiting, they move to a spool file on local disk (`AuditSpool`), written to the store first when it
+answers again, and by the next process to start if this one dies first: a long database outage under
+load costs disk, not memory. The CLI, which has no loop running, uses `append_now()`.
 
 Entries say what was decided, never what was said: a `request` entry carries routing facts only
 (see `request_record`), and `append()` refuses any other field in one.
@@ -14,14 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from releve.store import AuditEntry, Store
+
+from ._audit_spool import AuditSpool
 
 __all__ = ["AUDIT_KEY_ENV", "REQUEST_FIELDS", "AuditKind", "AuditLog", "audit_key", "request_record"]
 
@@ -68,12 +74,13 @@ class AuditLog:
     """Appends entries to the store's audit chain; `key` signs the head (pass `audit_key(os.environ)`).
 
     `wall` gives the aware UTC time each entry is stamped with when appended (not when written).
-    `max_pending`: once that many entries wait (the store is refusing writes), `append()` waits for a
-    write itself, and raises the store's error if it fails, rather than let the buffer grow without end.
+    `max_pending`: once that many entries wait in memory (the store is refusing writes), they move to
+    `spool`. Without a spool, `append()` then waits for a write itself and raises the store's error if it
+    fails (`record()`, which cannot wait, keeps buffering).
     """
 
     def __init__(self, store: Store, *, key: bytes | None, wall: Callable[[], datetime], flush_every: float = 0.2,
-                 batch: int = 100, max_pending: int = 10_000) -> None:
+                 batch: int = 100, max_pending: int = 10_000, spool: AuditSpool | None = None) -> None:
         self._store = store
         self._key = key
         self._wall = wall
@@ -81,6 +88,7 @@ class AuditLog:
         self._batch = max(1, batch)
         self._max_pending = max(self._batch, max_pending)
         self._pending: list[tuple[datetime, str, str, dict[str, Any]]] = []
+        self._spool = spool
         self._writing = asyncio.Lock()
         self._wake = asyncio.Event()
         self._closing = False
@@ -88,12 +96,23 @@ class AuditLog:
 
     @property
     def pending(self) -> int:
-        """Entries appended but not yet written."""
-        return len(self._pending)
+        """Entries appended but not yet written (in memory and in the spool)."""
+        return len(self._pending) + (self._spool.waiting if self._spool is not None else 0)
+
+    @property
+    def spooled(self) -> int:
+        """Entries waiting in the spool file(s)."""
+        return self._spool.waiting if self._spool is not None else 0
+
+    def collector(self) -> Collector:
+        """`releve_audit_pending{where}`: entries the store has not taken yet, in memory and on disk."""
+        return _AuditMetrics(self)
 
     async def start(self) -> None:
-        """Start the background writer (once)."""
+        """Start the background writer (once), after adopting the spools of processes that died with entries."""
         if self._task is None:
+            if self._spool is not None:
+                await asyncio.to_thread(self._spool.adopt)
             self._closing = False
             self._task = asyncio.create_task(self._run(), name="releve-audit")
 
@@ -104,7 +123,18 @@ class AuditLog:
             self._closing = True
             self._wake.set()
             await asyncio.wait({task})
-        await self.flush()
+        try:
+            await self.flush()
+        except Exception:
+            if self._spool is None:
+                raise
+            # The store is still away: what memory holds goes to disk, for the next start to write.
+            self._spill()
+            logger.warning("stopping with %d audit entries the store has not taken, kept in %s",
+                           self._spool.waiting, self._spool.directory)
+        finally:
+            if self._spool is not None:
+                self._spool.close()
 
     async def append(self, kind: AuditKind | str, actor: str, data: Mapping[str, Any]) -> None:
         """Buffer one entry, stamped now; it is written within `flush_every` seconds (sooner in a full batch).
@@ -116,13 +146,18 @@ class AuditLog:
         if len(self._pending) >= self._batch:
             self._wake.set()
         if len(self._pending) >= self._max_pending:
-            await self.flush()
+            if self._spool is not None:
+                self._spill()
+            else:
+                await self.flush()
 
     def record(self, kind: AuditKind | str, actor: str, data: Mapping[str, Any]) -> None:
         """`append` for synchronous code on the event loop (event handlers): buffered, written the same way."""
         self._pending.append(self._entry(kind, actor, data))
         if len(self._pending) >= self._batch:
             self._wake.set()
+        if len(self._pending) >= self._max_pending and self._spool is not None:
+            self._spill()
 
     def append_now(self, kind: AuditKind | str, actor: str, data: Mapping[str, Any]) -> AuditEntry:
         """Write one entry now, in the calling thread (the CLI; never on the event loop)."""
@@ -135,6 +170,14 @@ class AuditLog:
         """
         written = 0
         async with self._writing:
+            while self._spool is not None and self._spool.waiting:
+                # The spool holds older entries than memory: it goes first.
+                chunk_from_disk = await asyncio.to_thread(self._spool.next_chunk, _WRITE_AT_MOST)
+                if chunk_from_disk is None:
+                    break
+                await asyncio.to_thread(self._store.append_audit, chunk_from_disk.entries, key=self._key)
+                self._spool.written(chunk_from_disk)
+                written += len(chunk_from_disk.entries)
             while self._pending:
                 chunk = self._pending[:_WRITE_AT_MOST]
                 await asyncio.to_thread(self._store.append_audit, chunk, key=self._key)
@@ -142,6 +185,19 @@ class AuditLog:
                 del self._pending[:len(chunk)]
                 written += len(chunk)
         return written
+
+    def _spill(self) -> None:
+        """Moves what memory holds to the spool, unless a write is taking some of it right now (then the next
+        entry past the bound, or the writer's next failure, spills): entries leave in the order they came."""
+        if self._spool is None or self._writing.locked() or not self._pending:
+            return
+        try:
+            self._spool.spill(self._pending)
+        except OSError:
+            logger.exception("cannot spool %d audit entries to %s; they stay in memory", len(self._pending),
+                             self._spool.directory)
+            return
+        self._pending.clear()
 
     def _entry(self, kind: AuditKind | str, actor: str, data: Mapping[str, Any]) -> tuple[datetime, str, str,
                                                                                           dict[str, Any]]:
@@ -183,9 +239,24 @@ class AuditLog:
                 # The store is unreachable: say it once, keep the entries, and keep trying.
                 if not failing:
                     logger.exception("audit log not written; %d entries kept, retrying every %g s",
-                                     len(self._pending), self._flush_every)
+                                     self.pending, self._flush_every)
                 failing = True
+                if len(self._pending) >= self._max_pending:
+                    self._spill()
             else:
                 if failing:
                     logger.info("audit log written again")
                 failing = False
+
+
+class _AuditMetrics(Collector):
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+
+    def collect(self) -> Iterator[Metric]:
+        pending = GaugeMetricFamily("releve_audit_pending", "Audit entries not yet written to the store (it is "
+                                    "refusing writes), in memory and in the local spool", labels=["where"])
+        spooled = self._log.spooled
+        pending.add_metric(["memory"], float(self._log.pending - spooled))
+        pending.add_metric(["spool"], float(spooled))
+        yield pending

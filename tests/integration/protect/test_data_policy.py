@@ -72,6 +72,7 @@ def test_personal_data_is_refused_rather_than_sent_to_a_provider_that_may_not_re
     assert "Nothing was sent to them" in body["error"]["message"]
     assert fallback.stats()["requests"] == 0
     assert 'releve_targets_skipped_total{route="records",target="us/m"}' in metrics_skipped
+    assert 'releve_audit_pending{where="spool"} 0.0' in metrics_skipped  # the store takes them: none on disk
     store = Store(f"sqlite:///{tmp_path / 'r.db'}")
     store.open()
     try:

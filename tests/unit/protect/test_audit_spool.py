@@ -1,0 +1,163 @@
+"""The audit spool: past the memory bound, entries wait on disk, in order, and outlive their process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from releve.errors import StoreError
+from releve.protect import AuditLog, AuditSpool, verify_store
+from releve.store import AuditEntry, Store
+
+T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
+KEY = b"audit-spool-key"
+
+
+class Wall:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        self.now += timedelta(seconds=1)
+        return self.now
+
+
+class Outage:
+    """A real store that refuses audit writes while `down` is set, as an unreachable database would."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.down = False
+
+    def append_audit(self, entries: Sequence[tuple[datetime, str, str, Mapping[str, Any]]], *,
+                     key: bytes | None) -> list[AuditEntry]:
+        if self.down:
+            raise StoreError("connection refused")
+        return self.store.append_audit(entries, key=key)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = Store(f"sqlite:///{tmp_path / 'releve.db'}")
+    opened.open()
+    yield opened
+    opened.close()
+
+
+def written(store: Store) -> list[tuple[str, int]]:
+    """(actor, n) of every entry in the store, in chain order."""
+    return [(entry.actor, entry.data["n"]) for entry in store.audit_entries()]
+
+
+def spool_files(directory: Path) -> list[str]:
+    return sorted(path.name for path in directory.glob("audit-*.jsonl")) if directory.exists() else []
+
+
+async def test_past_the_bound_entries_wait_on_disk_and_reach_the_store_in_order(store: Store, tmp_path: Path) -> None:
+    outage = Outage(store)
+    spool = AuditSpool(tmp_path / "spool", "replica:1:ab")
+    log = AuditLog(outage, key=KEY, wall=Wall(), batch=5, max_pending=10, spool=spool)  # type: ignore[arg-type]
+    outage.down = True
+    for n in range(35):
+        log.record("incident", "gateway", {"n": n})
+        if n % 7 == 6:  # the background writer's tries, refused
+            with pytest.raises(StoreError):
+                await log.flush()
+    assert log.pending == 35
+    assert log.pending - log.spooled < 10, "memory holds no more than the bound"
+    assert spool_files(tmp_path / "spool") == ["audit-replica_1_ab.jsonl"]
+
+    outage.down = False
+    assert await log.flush() == 35
+    assert written(store) == [("gateway", n) for n in range(35)]
+    assert verify_store(store, key=KEY).ok
+    assert log.pending == 0 and log.spooled == 0
+    assert (tmp_path / "spool" / "audit-replica_1_ab.jsonl").stat().st_size == 0  # kept, locked, for next time
+    await log.close()
+    assert spool_files(tmp_path / "spool") == []
+
+
+async def test_stopping_while_the_store_is_away_leaves_the_entries_to_the_next_start(store: Store,
+                                                                                    tmp_path: Path) -> None:
+    outage = Outage(store)
+    outage.down = True
+    first = AuditLog(outage, key=KEY, wall=Wall(), spool=AuditSpool(tmp_path / "spool", "first"))  # type: ignore[arg-type]
+    for n in range(12):
+        first.record("incident", "first", {"n": n})
+    await first.close()  # the store refuses the last flush: memory goes to disk instead of being lost
+    assert spool_files(tmp_path / "spool") == ["audit-first.jsonl"]
+
+    outage.down = False
+    second = AuditLog(outage, key=KEY, wall=Wall(), spool=AuditSpool(tmp_path / "spool", "second"))  # type: ignore[arg-type]
+    await second.start()
+    assert second.spooled == 12
+    second.record("incident", "second", {"n": 0})
+    await second.close()
+    assert written(store) == [*(("first", n) for n in range(12)), ("second", 0)]
+    assert verify_store(store, key=KEY).ok
+    assert spool_files(tmp_path / "spool") == []
+
+
+def test_an_adopter_resumes_where_the_dead_writer_stopped(store: Store, tmp_path: Path) -> None:
+    wall = Wall()
+    dead = AuditSpool(tmp_path, "dead")
+    dead.spill([(wall(), "request", "dead", {"n": n}) for n in range(30)])
+    chunk = dead.next_chunk(10)
+    assert chunk is not None and [e[3]["n"] for e in chunk.entries] == list(range(10))
+    store.append_audit(chunk.entries, key=None)
+    dead.written(chunk)
+    dead.close()  # its lock goes, its 20 unwritten entries stay
+
+    heir = AuditSpool(tmp_path, "heir")
+    assert heir.adopt() == 20
+    rest = heir.next_chunk(100)
+    assert rest is not None and [e[3]["n"] for e in rest.entries] == list(range(10, 30))
+    assert rest.entries[0][0] == T0 + timedelta(seconds=11), "entries keep the time they were appended"
+    heir.written(rest)
+    assert heir.waiting == 0 and spool_files(tmp_path) == []
+
+
+_WRITER = textwrap.dedent("""
+    import sys, time
+    from datetime import UTC, datetime
+    from pathlib import Path
+    from releve.protect import AuditSpool
+    spool = AuditSpool(Path(sys.argv[1]), "writer:4242")
+    spool.spill([(datetime.now(UTC), "request", "writer", {"n": n}) for n in range(50)])
+    print("spilled", flush=True)
+    time.sleep(60)
+""")
+
+
+async def test_a_spool_left_by_a_killed_process_is_adopted_once_and_written_first(store: Store,
+                                                                                  tmp_path: Path) -> None:
+    directory = tmp_path / "spool"
+    writer = subprocess.Popen([sys.executable, "-c", _WRITER, str(directory)], stdout=subprocess.PIPE)
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == b"spilled\n"
+        assert AuditSpool(directory, "too-early").adopt() == 0, "a live writer's spool is its own"
+    finally:
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait(10)
+        if writer.stdout is not None:
+            writer.stdout.close()
+
+    heir = AuditSpool(directory, "heir")
+    rival = AuditSpool(directory, "rival")
+    log = AuditLog(store, key=KEY, wall=Wall(), spool=heir)
+    await log.start()
+    assert rival.adopt() == 0, "one adopter only: the heir holds the lock now"
+    log.record("incident", "heir", {"n": 0})
+    await log.close()
+    assert written(store) == [*(("writer", n) for n in range(50)), ("heir", 0)]
+    assert verify_store(store, key=KEY).ok
+    assert spool_files(directory) == []
