@@ -241,7 +241,7 @@ class AdminApi:
             removed = faults.remove(fault_id)
             if removed is None:
                 raise InvalidRequest(f"no fault {fault_id!r} in this process (expired, removed, or set on another "
-                                     "worker)", status=404, code="not_found")
+                                     "worker or replica without shared_state)", status=404, code="not_found")
             fault, hits = removed
             self._audit("fault", actor, {"action": "remove", "fault": fault.id, "hits": hits})
             return 200, {**fault.to_json(hits), "removed": True, "process": process}

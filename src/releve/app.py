@@ -360,7 +360,7 @@ def build_app(config: Config, *, clock: Clock = MONOTONIC,
     router = Router(build_routes(config, transports, clock, breaker_changed), clock, bus,
                     data=DataPolicies(config, guard=PseudonymGuard(config.personal_data_terms)), faults=faults)
     metrics = GatewayMetrics(bus)
-    shared = SharedState(config.shared_state, router.routes, replica=replica, clock=clock)
+    shared = SharedState(config.shared_state, router.routes, replica=replica, clock=clock, faults=faults)
     sharing.append(shared)
     metrics.registry.register(shared.collector())
     for plan in router.routes.values():

@@ -89,9 +89,10 @@ def run(
     )
 
     cfg = _load(config) if config.exists() else None
-    if cfg is not None and cfg.server.workers > 1:
+    if cfg is not None and cfg.server.workers > 1 and not cfg.shared_state.url:
         raise _fail(f"{config} runs {cfg.server.workers} workers, each with its own fault table: a fault set "
-                    "through one would reach a share of the traffic only. Drill with server.workers: 1.")
+                    "through one would reach a share of the traffic only. Drill with server.workers: 1, or set "
+                    "shared_state.url (Redis) so that every worker and replica applies it.")
     if (experiment is None) == (builtin is None):
         raise _fail("give an experiment file or --builtin NAME (one of them)")
     try:

@@ -8,7 +8,10 @@ What they learn travels beside it:
   learn it too; the others adopt it (`Breaker.adopt_open`) within milliseconds. A trial that
   succeeds here closes the others' breakers the same way; a 429 rest period is shared likewise;
 - every replica writes a heartbeat (`<prefix>replica:<id>`, expiring after three beats) and
-  counts the live ones, so a provider's `max_concurrency` is split between them.
+  counts the live ones, so a provider's `max_concurrency` is split between them;
+- a drill's fault injected (or removed) through any replica's admin API reaches the others' fault
+  tables the same way (`<prefix>fault:<id>`, kept until the fault's TTL runs out), so a game day
+  breaks every replica's calls, not a third of them.
 
 The breaker listener only notes what changed and wakes a task: the request path that tripped the
 breaker never waits on Redis. When Redis is unreachable, each replica carries on with its local
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import math
 from collections.abc import Awaitable, Iterator, Mapping
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -34,7 +38,8 @@ from redis.exceptions import RedisError
 
 from releve.clock import MONOTONIC, Clock
 from releve.config import SharedStateConfig
-from releve.gateway import BreakerState, ConcurrencyLimiter, RoutePlan, TargetHealth
+from releve.errors import InvalidRequest
+from releve.gateway import BreakerState, ConcurrencyLimiter, Fault, FaultTable, RoutePlan, TargetHealth, parse_fault
 
 __all__ = ["SharedState"]
 
@@ -48,7 +53,7 @@ class SharedState:
     """One replica's link to the others. `enabled` is False without `shared_state.url`: then it does nothing."""
 
     def __init__(self, config: SharedStateConfig, routes: Mapping[str, RoutePlan], *, replica: str,
-                 clock: Clock = MONOTONIC) -> None:
+                 clock: Clock = MONOTONIC, faults: FaultTable | None = None) -> None:
         self.enabled = bool(config.url)
         self.replica = replica
         self.replicas = 1                    # live replicas seen at the last heartbeat (this one included)
@@ -74,6 +79,12 @@ class SharedState:
         self._said: bool | None = None       # the reachability last logged
         self._redis: aioredis.Redis | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._faults = faults
+        self._fault_changes: list[tuple[str, Fault]] = []  # made here, to announce
+        self._faults_here: dict[str, Fault] = {}           # injected here and not removed: re-announced
+        self._removed_here: dict[str, Fault] = {}          # removed here before their TTL: re-announced too
+        if faults is not None and self.enabled:
+            faults.listen(self._on_fault_change)
 
     # --- the request path's side: note, wake, return ------------------------------------------
 
@@ -91,6 +102,15 @@ class SharedState:
             self._pending[health.key] = _CLOSED
         else:
             return
+        self._wake.set()
+
+    def _on_fault_change(self, change: str, fault: Fault) -> None:
+        if change == "add":
+            self._faults_here[fault.id] = fault
+        else:
+            self._faults_here.pop(fault.id, None)
+            self._removed_here[fault.id] = fault
+        self._fault_changes.append((change, fault))
         self._wake.set()
 
     # --- lifecycle ------------------------------------------------------------------------------
@@ -177,8 +197,29 @@ class SharedState:
                 health.breaker.adopt_open(remaining_ms / 1000)
         for key in self._opened_here:
             self._pending.setdefault(key, _OPEN)
-        if self._pending:
+        if self._faults is not None:
+            await self._catch_up_faults()
+        if self._pending or self._fault_changes:
             self._wake.set()
+
+    async def _catch_up_faults(self) -> None:
+        """Adopt the faults others injected; re-announce this replica's own changes (they may not have gone out)."""
+        assert self._redis is not None
+        prefix = self._key("fault", "")
+        async for raw_key in self._redis.scan_iter(match=prefix + "*", count=200):
+            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+            raw, remaining_ms = await self._redis.get(key), await self._redis.pttl(key)
+            if raw is not None and remaining_ms > 0:
+                self._adopt_fault({**orjson.loads(raw), "rem": remaining_ms / 1000})
+        removed = self._key("fault-removed", "")
+        async for raw_key in self._redis.scan_iter(match=removed + "*", count=200):
+            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+            if self._faults is not None:
+                self._faults.drop(key[len(removed):])
+        now = self._faults.now if self._faults is not None else 0.0
+        self._removed_here = {i: f for i, f in self._removed_here.items() if f.expires > now}
+        self._fault_changes = [*(("add", f) for f in self._faults_here.values() if f.expires > now),
+                               *(("remove", f) for f in self._removed_here.values())]
 
     async def _beat(self) -> None:
         assert self._redis is not None
@@ -207,11 +248,41 @@ class SharedState:
             if not self.up:
                 continue  # the listener re-announces on reconnecting
             pending, self._pending = self._pending, {}
+            changes, self._fault_changes = self._fault_changes, []
             try:
                 for key, what in pending.items():
                     await self._send(key, what)
+                for change, fault in changes:
+                    await self._send_fault(change, fault)
             except (RedisError, OSError) as exc:
                 self._mark(False, exc)
+
+    async def _send_fault(self, change: str, fault: Fault) -> None:
+        assert self._redis is not None and self._faults is not None
+        key = self._key("fault", fault.id)
+        remaining = fault.expires - self._faults.now
+        if remaining <= 0:
+            return
+        if change == "remove":
+            # A tombstone for as long as the fault would have lived: a replica reconnecting after the message
+            # went out still learns that it ended.
+            await self._redis.delete(key)
+            await self._redis.set(self._key("fault-removed", fault.id), b"1", px=max(1, int(remaining * 1000)))
+            await self._publish({"f": "remove", "id": fault.id})
+            return
+        payload = {"id": fault.id, "spec": fault.spec.to_json(), "created_at": fault.created_at.isoformat()}
+        await self._redis.set(key, orjson.dumps(payload), px=max(1, int(remaining * 1000)))
+        await self._publish({"f": "add", **payload, "rem": remaining})
+
+    def _adopt_fault(self, message: Mapping[str, Any]) -> None:
+        if self._faults is None:
+            return
+        try:
+            spec = parse_fault(message["spec"])
+            self._faults.adopt(str(message["id"]), spec, created_at=datetime.fromisoformat(message["created_at"]),
+                               remaining=float(message["rem"]))
+        except (InvalidRequest, KeyError, TypeError, ValueError) as exc:
+            logger.warning("ignored a fault shared by another replica (%s): %r", exc, dict(message))
 
     async def _send(self, key: str, what: str) -> None:
         assert self._redis is not None
@@ -236,6 +307,13 @@ class SharedState:
         try:
             message = orjson.loads(data)
             if message["r"] == self.replica:
+                return
+            if "f" in message:
+                self.received += 1
+                if message["f"] == "add":
+                    self._adopt_fault(message)
+                elif self._faults is not None:
+                    self._faults.drop(str(message["id"]))
                 return
             health = self._healths.get(message["t"])
             state = message["s"]

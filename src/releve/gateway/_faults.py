@@ -17,10 +17,13 @@ Safety rules, because a drill must never leave a provider broken:
 The table lives in the process's memory, not in the store, on purpose: the
 request path checks one attribute instead of a table refreshed from the store;
 a restarted gateway starts clean; and a drill does not depend on the store
-being up (it may be what the drill breaks next). The price: with
-`server.workers > 1` each worker has its own table and an admin call reaches
-one of them, so game days run with `workers: 1` (`releve drill run` refuses a
-multi-worker config; the admin API answers with the worker's pid).
+being up (it may be what the drill breaks next). Several processes (workers,
+replicas) reach the same table through the shared state (Redis), which
+passes on what `listen` reports and applies the others' faults with `adopt`
+and `drop`. Without it each process has its own table and an admin call
+reaches one of them, so game days then run with `workers: 1` (`releve drill
+run` refuses a multi-worker config without `shared_state`; the admin API
+answers with the process's pid).
 
 Cost when no fault is set: the router reads `armed`, one attribute, per
 attempt (and the app once per request, to mark drill traffic only then).
@@ -245,6 +248,33 @@ class FaultTable:
         self._faults: dict[str, Fault] = {}
         self._hits: dict[str, int] = {}
         self._next_expiry = math.inf
+        self._listeners: list[Callable[[str, Fault], None]] = []
+
+    def listen(self, listener: Callable[[str, Fault], None]) -> None:
+        """`listener("add" | "remove", fault)` after each change made here (not after `adopt` nor `drop`)."""
+        self._listeners.append(listener)
+
+    def adopt(self, fault_id: str, spec: FaultSpec, *, created_at: datetime, remaining: float) -> Fault | None:
+        """Apply a fault another process injected, for the `remaining` seconds it has left; None if known or over."""
+        self._expire()
+        if fault_id in self._faults or remaining <= 0:
+            return None
+        now, wall = self._clock.now(), self._wall()
+        fault = Fault(id=fault_id, spec=spec, created_at=created_at,
+                      expires_at=wall + timedelta(seconds=remaining), expires=now + remaining)
+        self._faults[fault.id] = fault
+        self._hits[fault.id] = 0
+        self._settle()
+        logger.warning("drill fault %s injected by another replica: %s %s for %gs more", fault.id, spec.kind.value,
+                       spec.scope, remaining)
+        return fault
+
+    def drop(self, fault_id: str) -> None:
+        """Remove a fault another process removed (no listener is told)."""
+        if self._faults.pop(fault_id, None) is not None:
+            self._hits.pop(fault_id, None)
+            self._settle()
+            logger.warning("drill fault %s removed by another replica", fault_id)
 
     def add(self, spec: FaultSpec) -> Fault:
         now, wall = self._clock.now(), self._wall()
@@ -255,6 +285,7 @@ class FaultTable:
         self._settle()
         logger.warning("drill fault %s injected: %s %s for %gs%s", fault.id, spec.kind.value, spec.scope, spec.ttl,
                        " (drill traffic only)" if spec.drill_only else "")
+        self._tell("add", fault)
         return fault
 
     def remove(self, fault_id: str) -> tuple[Fault, int] | None:
@@ -265,7 +296,15 @@ class FaultTable:
             return None
         self._settle()
         logger.warning("drill fault %s removed", fault_id)
+        self._tell("remove", fault)
         return fault, self._hits.pop(fault_id, 0)
+
+    def _tell(self, change: str, fault: Fault) -> None:
+        for listener in self._listeners:
+            try:
+                listener(change, fault)
+            except Exception:
+                logger.exception("a fault-table listener failed")
 
     def faults(self) -> list[tuple[Fault, int]]:
         """The live faults with their hit counts, oldest first."""

@@ -11,15 +11,17 @@ import asyncio
 import secrets
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from redis import asyncio as aioredis
 
+from releve.clock import MONOTONIC
 from releve.cluster import SharedState
 from releve.config import config_from_mapping
-from releve.gateway import BreakerState, RoutePlan, TargetHealth, build_routes
+from releve.gateway import BreakerState, FaultTable, RoutePlan, TargetHealth, build_routes, parse_fault
 from releve.gateway.providers import http_transports
 from support.cluster import RedisServer
 
@@ -54,7 +56,11 @@ class Replica:
 
         self.routes: dict[str, RoutePlan] = build_routes(config, http_transports(config.providers),
                                                          _monotonic(), changed)
-        self.state = SharedState(config.shared_state, self.routes, replica=name)
+        self.faults = FaultTable(clock=MONOTONIC, wall=lambda: datetime.now(UTC))
+        self.state = SharedState(config.shared_state, self.routes, replica=name, faults=self.faults)
+
+    def fault_ids(self) -> list[str]:
+        return [fault.id for fault, _ in self.faults.faults()]
 
     def health(self, label: str = PRIMARY) -> TargetHealth:
         return next(t.health for t in self.routes["chat"].targets if t.label == label)
@@ -188,5 +194,49 @@ async def test_redis_going_away_leaves_local_state_and_its_return_converges(tmp_
                                 "b learning a's breaker after Redis came back")
             assert b.state.describe()["shared_state"] == "ok"
             print(f"converged {took:.2f} s after Redis answered again")
+        finally:
+            await _closed(a, b)
+
+
+DRILL_FAULT = {"target": PRIMARY, "kind": "error", "status": 503, "ttl": "60s", "drill_only": True, "drill": "gd-1"}
+
+
+async def test_a_fault_injected_through_one_replica_reaches_the_others_and_so_does_its_removal(prefix: str) -> None:
+    a, b, c = (Replica(MACHINE_REDIS, prefix, name) for name in ("a", "b", "c"))
+    await _started(a, b, c)
+    try:
+        fault = a.faults.add(parse_fault(DRILL_FAULT))
+        took = await _until(lambda: b.fault_ids() == c.fault_ids() == [fault.id], 1.0, "b and c adopting the fault")
+        adopted = b.faults.faults()[0][0]
+        assert adopted.spec == fault.spec and b.faults.armed
+        assert abs((adopted.expires_at - fault.expires_at).total_seconds()) < 0.5  # ends with a's, not 60 s later
+        late = Replica(MACHINE_REDIS, prefix, "late")
+        await _started(late)
+        assert late.fault_ids() == [fault.id], "a replica started later learns the live faults"
+
+        assert b.faults.remove(fault.id) is not None  # any replica may end it, even one that adopted it
+        await _until(lambda: not (a.faults.armed or c.faults.armed or late.faults.armed), 1.0,
+                     "the others dropping the fault")
+        await _closed(late)
+        print(f"fault adopted by the others {took:.3f} s after it was injected")
+    finally:
+        await _closed(a, b, c)
+
+
+async def test_faults_changed_while_redis_is_away_are_shared_when_it_returns(tmp_path: Path) -> None:
+    with RedisServer(tmp_path) as redis:
+        a, b = (Replica(redis.url, redis.prefix, name) for name in ("a", "b"))
+        await _started(a, b)
+        try:
+            ended = a.faults.add(parse_fault({**DRILL_FAULT, "drill": "gd-ended"}))
+            await _until(lambda: b.fault_ids() == [ended.id], 1.0, "b adopting the first fault")
+            redis.stop()
+            await _until(lambda: not any(r.state is not None and r.state.up for r in (a, b)), 5, "Redis gone")
+            a.faults.remove(ended.id)
+            injected = a.faults.add(parse_fault({**DRILL_FAULT, "drill": "gd-new"}))
+            await asyncio.sleep(0.3)
+            assert b.fault_ids() == [ended.id]  # b cannot know yet
+            redis.start()
+            await _until(lambda: b.fault_ids() == [injected.id], 5, "b learning both changes after Redis returned")
         finally:
             await _closed(a, b)

@@ -22,10 +22,11 @@ def closed_port() -> int:
     return port
 
 
-def config(tmp_path: Path, port: int, workers: int = 1) -> Path:
+def config(tmp_path: Path, port: int, workers: int = 1, shared: str = "") -> Path:
     path = tmp_path / "releve.yaml"
     path.write_text(f"""
 server: {{listen: "0.0.0.0:{port}", workers: {workers}}}
+shared_state: {{url: "{shared}"}}
 clients: {{app: {{key: client-key-0123456789}}}}
 admins: {{hashed: {{key_sha256: "{'a' * 64}"}}, ops: {{key: admin-key-0123456789}}}}
 providers:
@@ -63,6 +64,14 @@ def test_refuses_a_multi_worker_gateway(tmp_path: Path, closed_port: int) -> Non
     code, output = run("--builtin", "provider-outage", "--target", "openai", "--config",
                        str(config(tmp_path, closed_port, workers=4)))
     assert code == 2 and "server.workers: 1" in output
+
+
+def test_a_multi_worker_gateway_with_shared_state_may_drill(tmp_path: Path, closed_port: int) -> None:
+    """With Redis, every worker adopts a fault set through one: the run goes on (here, to a gateway not there)."""
+    code, output = run("--builtin", "provider-outage", "--target", "openai", "--config",
+                       str(config(tmp_path, closed_port, workers=4, shared="redis://127.0.0.1:6379/0")))
+    assert "server.workers: 1" not in output
+    assert code != 0 and str(closed_port) in output, output
 
 
 def test_without_releve_yaml_it_needs_the_gateways_address(tmp_path: Path) -> None:
