@@ -68,8 +68,8 @@ def test_refuses_a_multi_worker_gateway(tmp_path: Path, closed_port: int) -> Non
 
 def test_a_multi_worker_gateway_with_shared_state_may_drill(tmp_path: Path, closed_port: int) -> None:
     """With Redis, every worker adopts a fault set through one: the run goes on (here, to a gateway not there)."""
-    code, output = run("--builtin", "provider-outage", "--target", "openai", "--config",
-                       str(config(tmp_path, closed_port, workers=4, shared="redis://127.0.0.1:6379/0")))
+    code, output = run("--builtin", "provider-outage", "--target", "openai", "--out", str(tmp_path / "drills"),
+                       "--config", str(config(tmp_path, closed_port, workers=4, shared="redis://127.0.0.1:6379/0")))
     assert "server.workers: 1" not in output
     assert code != 0 and str(closed_port) in output, output
 
