@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 import orjson
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from releve.store import AuditEntry, Store
@@ -39,6 +40,8 @@ REQUEST_FIELDS = frozenset({"client", "client_name", "route", "targets", "region
                             "status", "request_id"})
 # One transaction writes at most this many entries, so appenders in other processes are not held back long.
 _WRITE_AT_MOST = 1000
+# After the spool could not be written (disk full, read-only), the next try waits this long: no log flood.
+_SPILL_RETRY = 5.0
 
 
 class AuditKind(StrEnum):
@@ -89,6 +92,10 @@ class AuditLog:
         self._max_pending = max(self._batch, max_pending)
         self._pending: list[tuple[datetime, str, str, dict[str, Any]]] = []
         self._spool = spool
+        self._degraded = False        # the last write failed: memory goes through the spool until it is drained
+        self._inflight_memory = False  # a chunk of `_pending` is being written: it must not be spilled under it
+        self._spill_again_at = 0.0
+        self._spill_failing = False
         self._writing = asyncio.Lock()
         self._wake = asyncio.Event()
         self._closing = False
@@ -103,6 +110,11 @@ class AuditLog:
     def spooled(self) -> int:
         """Entries waiting in the spool file(s)."""
         return self._spool.waiting if self._spool is not None else 0
+
+    @property
+    def unreadable(self) -> int:
+        """Spooled lines that could not be read back (a machine crash's torn tail): missing from the chain."""
+        return self._spool.unreadable if self._spool is not None else 0
 
     def collector(self) -> Collector:
         """`releve_audit_pending{where}`: entries the store has not taken yet, in memory and on disk."""
@@ -129,7 +141,11 @@ class AuditLog:
             if self._spool is None:
                 raise
             # The store is still away: what memory holds goes to disk, for the next start to write.
+            self._spill_again_at = 0.0
             self._spill()
+            if self._pending:
+                logger.error("stopping with %d audit entries neither the store nor the spool could take: lost",
+                             len(self._pending))
             logger.warning("stopping with %d audit entries the store has not taken, kept in %s",
                            self._spool.waiting, self._spool.directory)
         finally:
@@ -170,33 +186,58 @@ class AuditLog:
         """
         written = 0
         async with self._writing:
-            while self._spool is not None and self._spool.waiting:
-                # The spool holds older entries than memory: it goes first.
-                chunk_from_disk = await asyncio.to_thread(self._spool.next_chunk, _WRITE_AT_MOST)
-                if chunk_from_disk is None:
-                    break
-                await asyncio.to_thread(self._store.append_audit, chunk_from_disk.entries, key=self._key)
-                self._spool.written(chunk_from_disk)
-                written += len(chunk_from_disk.entries)
-            while self._pending:
-                chunk = self._pending[:_WRITE_AT_MOST]
-                await asyncio.to_thread(self._store.append_audit, chunk, key=self._key)
-                # Appends made meanwhile went to the end: the chunk is still the list's start.
-                del self._pending[:len(chunk)]
-                written += len(chunk)
+            spool = self._spool
+            try:
+                if spool is not None and (self._degraded or spool.waiting):
+                    # After a failed write, memory goes through the spool until the spool is drained: only spool
+                    # chunks are in flight then, so `record()` may spill beside them at any time (a hung write
+                    # cannot hold memory past its bound), and the spool's older entries always go first.
+                    if self._degraded:
+                        self._spill()
+                    written += await self._drain(spool)
+                    self._degraded = False
+                while self._pending:
+                    chunk = self._pending[:_WRITE_AT_MOST]
+                    self._inflight_memory = True
+                    try:
+                        await asyncio.to_thread(self._store.append_audit, chunk, key=self._key)
+                    finally:
+                        self._inflight_memory = False
+                    # Appends made meanwhile went to the end: the chunk is still the list's start.
+                    del self._pending[:len(chunk)]
+                    written += len(chunk)
+            except Exception:
+                self._degraded = spool is not None
+                raise
+        return written
+
+    async def _drain(self, spool: AuditSpool) -> int:
+        written = 0
+        while (chunk := await asyncio.to_thread(spool.next_chunk, _WRITE_AT_MOST)) is not None:
+            if chunk.entries:  # a chunk of unreadable lines only has nothing to write, only to pass
+                await asyncio.to_thread(self._store.append_audit, chunk.entries, key=self._key)
+            spool.written(chunk)
+            written += len(chunk.entries)
         return written
 
     def _spill(self) -> None:
-        """Moves what memory holds to the spool, unless a write is taking some of it right now (then the next
-        entry past the bound, or the writer's next failure, spills): entries leave in the order they came."""
-        if self._spool is None or self._writing.locked() or not self._pending:
+        """Moves what memory holds to the spool, in order. Not while a chunk of memory is being written (until
+        the store's own timeouts end that write, memory may pass its bound), nor soon after the spool failed."""
+        spool = self._spool
+        if spool is None or self._inflight_memory or not self._pending or time.monotonic() < self._spill_again_at:
             return
         try:
-            self._spool.spill(self._pending)
-        except OSError:
-            logger.exception("cannot spool %d audit entries to %s; they stay in memory", len(self._pending),
-                             self._spool.directory)
+            spool.spill(self._pending)
+        except OSError as exc:
+            self._spill_again_at = time.monotonic() + _SPILL_RETRY
+            if not self._spill_failing:
+                logger.error("cannot spool audit entries to %s (%s): %d kept in memory; trying again every %g s",
+                             spool.directory, exc, len(self._pending), _SPILL_RETRY)
+            self._spill_failing = True
             return
+        if self._spill_failing:
+            logger.info("audit spool %s writable again", spool.directory)
+            self._spill_failing = False
         self._pending.clear()
 
     def _entry(self, kind: AuditKind | str, actor: str, data: Mapping[str, Any]) -> tuple[datetime, str, str,
@@ -241,8 +282,6 @@ class AuditLog:
                     logger.exception("audit log not written; %d entries kept, retrying every %g s",
                                      self.pending, self._flush_every)
                 failing = True
-                if len(self._pending) >= self._max_pending:
-                    self._spill()
             else:
                 if failing:
                     logger.info("audit log written again")
@@ -260,3 +299,7 @@ class _AuditMetrics(Collector):
         pending.add_metric(["memory"], float(self._log.pending - spooled))
         pending.add_metric(["spool"], float(spooled))
         yield pending
+        unreadable = CounterMetricFamily("releve_audit_spool_unreadable", "Spooled audit lines that could not be "
+                                         "read back (set aside in a .bad file beside the spool)")
+        unreadable.add_metric([], float(self._log.unreadable))
+        yield unreadable

@@ -14,7 +14,9 @@ queue library to it.
 How far an entry got is a byte offset kept beside the file (`.done`), updated after each write to
 the store. A crash between a write and that update writes up to one chunk (1,000 entries) twice:
 the chain stays valid (they are appended again, each with its original time). The spool is not
-fsynced: it survives the process, not a crash of the machine.
+fsynced: it survives the process, not a crash of the machine. A line that cannot be read back (a
+machine crash's torn or zeroed tail) is moved to `<file>.bad`, logged and counted
+(`AuditSpool.unreadable`), and the rest goes on: one bad line never stops the audit log.
 """
 
 from __future__ import annotations
@@ -43,56 +45,81 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 class _SpoolFile:
     """One spool file, locked by this process: its entries from byte `done` on are still to be written."""
 
-    def __init__(self, path: Path, fd: int) -> None:
+    def __init__(self, path: Path, fd: int, *, adopted: bool) -> None:
         self.path = path
         self.fd = fd
+        self.adopted = adopted  # its writer is gone: an unfinished last line will never be finished
         self.done_path = path.with_name(path.name + ".done")
         self.done = _read_offset(self.done_path)
         self.size = os.fstat(fd).st_size
+        self.unreadable = 0
 
     @property
     def unread(self) -> bool:
         return self.done < self.size
 
     def append(self, lines: bytes) -> None:
-        os.lseek(self.fd, 0, os.SEEK_END)
         written = 0
-        while written < len(lines):
-            written += os.write(self.fd, lines[written:])
+        try:
+            while written < len(lines):
+                written += os.pwrite(self.fd, lines[written:], self.size + written)
+        except OSError:
+            # Disk full halfway: take the partial lines back, or the next append would glue onto them.
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, self.size)
+            raise
         self.size += len(lines)
 
-    def read(self, start: int, end: int, limit: int) -> tuple[list[Entry], int]:
-        """Up to `limit` entries from byte `start`, never past `end`; the offset after the last one read."""
+    def read(self, start: int, end: int, limit: int) -> tuple[list[Entry], int, int]:
+        """Up to `limit` lines from byte `start`, never past `end`: the entries, the offset after the last line
+        and how many lines that was (unreadable ones included)."""
         entries: list[Entry] = []
         offset = start
+        lines = 0
         with open(self.path, "rb") as handle:
             handle.seek(start)
-            while len(entries) < limit and offset < end:
-                line = handle.readline()
-                if not line.endswith(b"\n"):
-                    break  # cannot happen for our own appends; a torn line from a crash is left unread
+            while lines < limit and offset < end:
+                line = handle.readline(end - offset)
+                if not line.endswith(b"\n") and not self.adopted:
+                    break  # our own appends are whole lines; this one is still being written
                 offset += len(line)
-                entries.append(_decode(line))
-        return entries, offset
+                lines += 1
+                try:
+                    entries.append(_decode(line))
+                except (ValueError, KeyError, TypeError) as exc:
+                    self._set_aside(line, exc)
+        return entries, offset, lines
+
+    def _set_aside(self, line: bytes, exc: Exception) -> None:
+        self.unreadable += 1
+        bad = self.path.with_name(self.path.name + ".bad")
+        logger.error("an audit spool line cannot be read (%s); moved to %s, the rest goes on", exc, bad)
+        with contextlib.suppress(OSError), open(bad, "ab") as handle:
+            handle.write(line if line.endswith(b"\n") else line + b"\n")
 
     def mark(self, offset: int) -> None:
-        temporary = self.done_path.with_name(self.done_path.name + ".tmp")
-        temporary.write_text(str(offset))
-        os.replace(temporary, self.done_path)
+        """Records how far the store has taken the file. The store has the entries already: a failure to note
+        it on disk is logged, never raised (raising would write them again at every retry)."""
         self.done = offset
+        temporary = self.done_path.with_name(self.done_path.name + ".tmp")
+        try:
+            temporary.write_text(str(offset))
+            os.replace(temporary, self.done_path)
+        except OSError as exc:
+            logger.warning("cannot note audit spool progress in %s (%s): a restart now would write up to %d "
+                           "bytes of entries again", self.done_path, exc, offset)
 
     def empty(self) -> None:
         """Everything was written: start the file over (it stays, locked, for the next spill)."""
         os.ftruncate(self.fd, 0)
         self.size = self.done = 0
-        with contextlib.suppress(FileNotFoundError):
+        with contextlib.suppress(OSError):
             self.done_path.unlink()
 
     def remove(self) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path.unlink()
-        with contextlib.suppress(FileNotFoundError):
-            self.done_path.unlink()
+        for path in (self.path, self.done_path, self.done_path.with_name(self.done_path.name + ".tmp")):
+            with contextlib.suppress(OSError):
+                path.unlink()
         self.release()
 
     def release(self) -> None:
@@ -108,6 +135,7 @@ class SpooledChunk:
     entries: list[Entry]
     file: _SpoolFile
     end: int
+    lines: int   # lines consumed: the entries, and any set aside as unreadable
 
 
 class AuditSpool:
@@ -119,6 +147,13 @@ class AuditSpool:
         self._own: _SpoolFile | None = None
         self._adopted: list[_SpoolFile] = []
         self.waiting = 0   # entries in the spool, not yet written (counted as spilled or adopted)
+        self._unreadable_before = 0  # lines set aside in files since removed
+
+    @property
+    def unreadable(self) -> int:
+        """Lines that could not be read back (set aside in `.bad` files): entries the chain will miss."""
+        files = [*self._adopted, *([self._own] if self._own is not None else [])]
+        return self._unreadable_before + sum(file.unreadable for file in files)
 
     def adopt(self) -> int:
         """Takes over the files of writers that are gone (nobody holds their lock); returns their entries' count.
@@ -131,13 +166,17 @@ class AuditSpool:
         for path in sorted(self.directory.glob("audit-*.jsonl")):
             if self._own is not None and path == self._own.path:
                 continue
-            file = _lock(path, create=False)
+            file = _lock(path, create=False, adopted=True)
             if file is None:
                 continue
             if not file.unread:
                 file.remove()
                 continue
-            count = _count_lines(file)
+            try:
+                count = _count_lines(file)
+            except OSError:
+                file.release()
+                raise
             logger.warning("adopting %d audit entries from %s, left by a process that stopped before the store "
                            "took them; they are written first", count, path)
             self._adopted.append(file)
@@ -152,7 +191,7 @@ class AuditSpool:
         if self._own is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             name = "audit-" + _UNSAFE.sub("_", self.holder) + ".jsonl"
-            own = _lock(self.directory / name, create=True)
+            own = _lock(self.directory / name, create=True, adopted=False)
             if own is None:
                 raise OSError(f"cannot lock the audit spool {self.directory / name}")
             self._own = own
@@ -168,21 +207,22 @@ class AuditSpool:
         """
         for file in [*self._adopted, *([self._own] if self._own is not None else [])]:
             if file.unread:
-                entries, end = file.read(file.done, file.size, limit)
-                if entries:
-                    return SpooledChunk(entries, file, end)
+                entries, end, lines = file.read(file.done, file.size, limit)
+                if end > file.done:
+                    return SpooledChunk(entries, file, end, lines)
         return None
 
     def written(self, chunk: SpooledChunk) -> None:
         """The store took `chunk`: records how far the file got, and clears a file that was all written."""
         file = chunk.file
         file.mark(chunk.end)
-        self.waiting = max(0, self.waiting - len(chunk.entries))
+        self.waiting = max(0, self.waiting - chunk.lines)
         if file.unread:
             return
         if file is self._own:
             file.empty()
         else:
+            self._unreadable_before += file.unreadable
             file.remove()
             self._adopted.remove(file)
 
@@ -199,7 +239,7 @@ class AuditSpool:
         self._own = None
 
 
-def _lock(path: Path, *, create: bool) -> _SpoolFile | None:
+def _lock(path: Path, *, create: bool, adopted: bool) -> _SpoolFile | None:
     """Opens and locks `path`; None if another process holds it, or it vanished meanwhile (adopted and removed)."""
     try:
         fd = os.open(path, os.O_RDWR | (os.O_CREAT if create else 0), 0o600)
@@ -211,25 +251,33 @@ def _lock(path: Path, *, create: bool) -> _SpoolFile | None:
         os.close(fd)
         return None
     try:
-        same = os.stat(path).st_ino == os.fstat(fd).st_ino
+        on_disk, opened = os.stat(path), os.fstat(fd)
+        same = (on_disk.st_dev, on_disk.st_ino) == (opened.st_dev, opened.st_ino)
     except FileNotFoundError:
         same = False
     if not same:  # its last holder finished it and removed it between our open and our lock
         os.close(fd)
         return None
-    return _SpoolFile(path, fd)
+    try:
+        return _SpoolFile(path, fd, adopted=adopted)
+    except OSError:
+        os.close(fd)
+        raise
 
 
 def _count_lines(file: _SpoolFile) -> int:
     with open(file.path, "rb") as handle:
         handle.seek(file.done)
-        return sum(1 for line in handle if line.endswith(b"\n"))
+        return sum(1 for _ in handle)
 
 
 def _read_offset(path: Path) -> int:
     try:
         return int(path.read_text() or 0)
-    except (FileNotFoundError, ValueError):
+    except FileNotFoundError:
+        return 0
+    except ValueError:
+        logger.warning("unreadable audit spool offset %s: the file is written again from its start", path)
         return 0
 
 
@@ -240,4 +288,7 @@ def _encode(entry: Entry) -> bytes:
 
 def _decode(line: bytes) -> Entry:
     item = orjson.loads(line)
-    return datetime.fromisoformat(item["at"]), item["kind"], item["actor"], item["data"]
+    at = datetime.fromisoformat(item["at"])
+    if at.utcoffset() is None or not isinstance(item["data"], dict):
+        raise ValueError("not an audit entry")
+    return at, str(item["kind"]), str(item["actor"]), item["data"]

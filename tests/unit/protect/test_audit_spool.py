@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 
 from releve.errors import StoreError
@@ -161,3 +165,94 @@ async def test_a_spool_left_by_a_killed_process_is_adopted_once_and_written_firs
     assert written(store) == [*(("writer", n) for n in range(50)), ("heir", 0)]
     assert verify_store(store, key=KEY).ok
     assert spool_files(directory) == []
+
+
+class HungStore:
+    """A database that does not answer: each write hangs `seconds`, then fails (a partition, not a refusal)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def append_audit(self, entries: Sequence[tuple[datetime, str, str, Mapping[str, Any]]], *,
+                     key: bytes | None) -> list[AuditEntry]:
+        time.sleep(self.seconds)
+        raise StoreError("server closed the connection unexpectedly")
+
+
+async def test_writes_that_hang_do_not_hold_memory_past_its_bound_once_the_first_has_failed(tmp_path: Path) -> None:
+    store = HungStore(0.1)
+    log = AuditLog(store, key=None, wall=Wall(), flush_every=0.01, batch=10, max_pending=50,  # type: ignore[arg-type]
+                   spool=AuditSpool(tmp_path / "spool", "hung"))
+    await log.start()
+    try:
+        log.record("incident", "t", {"n": -1})
+        async with asyncio.timeout(5):  # the first write (of memory) hangs, then fails: memory goes to the spool
+            while not log.spooled:
+                await asyncio.sleep(0.01)
+        most = 0
+        for n in range(1000):
+            log.record("incident", "t", {"n": n})
+            most = max(most, log.pending - log.spooled)
+            if n % 20 == 0:
+                await asyncio.sleep(0.005)
+    finally:
+        await log.close()
+    assert most <= 50, f"{most} entries in memory with a bound of 50"
+    assert log.spooled == 1001
+
+
+def test_a_spill_cut_short_by_a_full_disk_leaves_no_partial_line(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    wall = Wall()
+    spool = AuditSpool(tmp_path, "full")
+    spool.spill([(wall(), "incident", "t", {"n": 0})])
+    real_pwrite = os.pwrite
+
+    def half_then_enospc(fd: int, data: bytes, offset: int) -> int:
+        real_pwrite(fd, data[:len(data) // 2], offset)
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "pwrite", half_then_enospc)
+    with pytest.raises(OSError):
+        spool.spill([(wall(), "incident", "t", {"n": n}) for n in (1, 2)])
+    monkeypatch.setattr(os, "pwrite", real_pwrite)
+    spool.spill([(wall(), "incident", "t", {"n": 3})])
+    chunk = spool.next_chunk(10)
+    assert chunk is not None and [entry[3]["n"] for entry in chunk.entries] == [0, 3]
+    assert spool.unreadable == 0
+
+
+async def test_unreadable_lines_left_by_a_crash_are_set_aside_and_the_rest_is_written(store: Store,
+                                                                                      tmp_path: Path) -> None:
+    good = [orjson.dumps({"at": (T0 + timedelta(seconds=n)).isoformat(), "kind": "incident", "actor": "dead",
+                          "data": {"n": n}}) + b"\n" for n in range(3)]
+    (tmp_path / "audit-dead.jsonl").write_bytes(good[0] + b"\0" * 40 + b"\n" + good[1] + good[2] + b'{"at": "20')
+    log = AuditLog(store, key=KEY, wall=Wall(), spool=AuditSpool(tmp_path, "heir"))
+    await log.start()
+    assert log.spooled == 5  # counted as lines: the garbage and the torn tail included
+    await log.close()
+    assert written(store) == [("dead", 0), ("dead", 1), ("dead", 2)]
+    assert verify_store(store, key=KEY).ok
+    assert log.unreadable == 2 and log.pending == 0
+    assert len((tmp_path / "audit-dead.jsonl.bad").read_bytes().splitlines()) == 2
+    assert spool_files(tmp_path) == []
+
+
+async def test_progress_that_cannot_be_noted_on_disk_does_not_write_entries_twice(
+        store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    outage = Outage(store)
+    outage.down = True
+    log = AuditLog(outage, key=KEY, wall=Wall(), batch=5, max_pending=5,  # type: ignore[arg-type]
+                   spool=AuditSpool(tmp_path, "p"))
+    for n in range(5):
+        log.record("incident", "t", {"n": n})
+    assert log.spooled == 5
+    outage.down = False
+
+    def no_rename(src: object, dst: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "replace", no_rename)
+    assert await log.flush() == 5
+    assert await log.flush() == 0
+    assert written(store) == [("t", n) for n in range(5)]
