@@ -38,8 +38,16 @@ from redis.exceptions import RedisError
 
 from releve.clock import MONOTONIC, Clock
 from releve.config import SharedStateConfig
-from releve.errors import InvalidRequest
-from releve.gateway import BreakerState, ConcurrencyLimiter, Fault, FaultTable, RoutePlan, TargetHealth, parse_fault
+from releve.gateway import (
+    MAX_FAULT_TTL,
+    BreakerState,
+    ConcurrencyLimiter,
+    Fault,
+    FaultTable,
+    RoutePlan,
+    TargetHealth,
+    parse_fault,
+)
 
 __all__ = ["SharedState"]
 
@@ -83,6 +91,7 @@ class SharedState:
         self._fault_changes: list[tuple[str, Fault]] = []  # made here, to announce
         self._faults_here: dict[str, Fault] = {}           # injected here and not removed: re-announced
         self._removed_here: dict[str, Fault] = {}          # removed here before their TTL: re-announced too
+        self._ended: dict[str, float] = {}                 # removed elsewhere (id -> when to forget): never adopted
         if faults is not None and self.enabled:
             faults.listen(self._on_fault_change)
 
@@ -105,6 +114,8 @@ class SharedState:
         self._wake.set()
 
     def _on_fault_change(self, change: str, fault: Fault) -> None:
+        now = self._faults.now if self._faults is not None else 0.0
+        self._faults_here = {i: f for i, f in self._faults_here.items() if f.expires > now}
         if change == "add":
             self._faults_here[fault.id] = fault
         else:
@@ -112,6 +123,17 @@ class SharedState:
             self._removed_here[fault.id] = fault
         self._fault_changes.append((change, fault))
         self._wake.set()
+
+    def _fault_ended(self, fault_id: str) -> None:
+        """Another replica removed it: drop it here, and never re-announce nor adopt it again."""
+        if self._faults is None:
+            return
+        self._faults.drop(fault_id)
+        self._faults_here.pop(fault_id, None)
+        now = self._faults.now
+        if len(self._ended) > 1000:
+            self._ended = {i: until for i, until in self._ended.items() if until > now}
+        self._ended[fault_id] = now + MAX_FAULT_TTL
 
     # --- lifecycle ------------------------------------------------------------------------------
 
@@ -182,6 +204,11 @@ class SharedState:
             except (RedisError, OSError) as exc:
                 self._mark(False, exc)
                 self._share_limits(1)  # alone as far as this replica can tell: its full share
+            except Exception as exc:
+                # A bug or a value nobody foresaw must not end sharing silently (`up` would stay true).
+                logger.exception("shared state: unexpected error; reconnecting")
+                self._mark(False, exc)
+                self._share_limits(1)
             finally:
                 await _quietly(pubsub.aclose())  # type: ignore[no-untyped-call]  # untyped in redis-py
             await asyncio.sleep(_RETRY_EVERY)
@@ -206,17 +233,20 @@ class SharedState:
         """Adopt the faults others injected; re-announce this replica's own changes (they may not have gone out)."""
         assert self._redis is not None
         prefix = self._key("fault", "")
+        removed = self._key("fault-removed", "")
+        async for raw_key in self._redis.scan_iter(match=removed + "*", count=200):
+            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
+            self._fault_ended(key[len(removed):])
         async for raw_key in self._redis.scan_iter(match=prefix + "*", count=200):
             key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
             raw, remaining_ms = await self._redis.get(key), await self._redis.pttl(key)
             if raw is not None and remaining_ms > 0:
-                self._adopt_fault({**orjson.loads(raw), "rem": remaining_ms / 1000})
-        removed = self._key("fault-removed", "")
-        async for raw_key in self._redis.scan_iter(match=removed + "*", count=200):
-            key = raw_key.decode() if isinstance(raw_key, bytes) else str(raw_key)
-            if self._faults is not None:
-                self._faults.drop(key[len(removed):])
+                try:
+                    self._adopt_fault({**orjson.loads(raw), "rem": remaining_ms / 1000})
+                except (orjson.JSONDecodeError, TypeError):
+                    logger.warning("ignored a malformed shared fault under %s: %r", key, raw[:200])
         now = self._faults.now if self._faults is not None else 0.0
+        self._ended = {i: until for i, until in self._ended.items() if until > now}
         self._removed_here = {i: f for i, f in self._removed_here.items() if f.expires > now}
         self._fault_changes = [*(("add", f) for f in self._faults_here.values() if f.expires > now),
                                *(("remove", f) for f in self._removed_here.values())]
@@ -275,13 +305,13 @@ class SharedState:
         await self._publish({"f": "add", **payload, "rem": remaining})
 
     def _adopt_fault(self, message: Mapping[str, Any]) -> None:
-        if self._faults is None:
+        if self._faults is None or message.get("id") in self._ended:
             return
         try:
             spec = parse_fault(message["spec"])
             self._faults.adopt(str(message["id"]), spec, created_at=datetime.fromisoformat(message["created_at"]),
                                remaining=float(message["rem"]))
-        except (InvalidRequest, KeyError, TypeError, ValueError) as exc:
+        except Exception as exc:  # anything another replica (or version) sent: logged, never fatal
             logger.warning("ignored a fault shared by another replica (%s): %r", exc, dict(message))
 
     async def _send(self, key: str, what: str) -> None:
@@ -312,25 +342,32 @@ class SharedState:
                 self.received += 1
                 if message["f"] == "add":
                     self._adopt_fault(message)
-                elif self._faults is not None:
-                    self._faults.drop(str(message["id"]))
+                else:
+                    self._fault_ended(str(message["id"]))
                 return
             health = self._healths.get(message["t"])
+            if health is None:
+                return  # a target this replica's config does not have (a rolling config change)
+            self.received += 1
             state = message["s"]
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            logger.warning("ignored a malformed shared-state message: %r", data[:200])
-            return
-        if health is None:
-            return  # a target this replica's config does not have (a rolling config change)
-        self.received += 1
-        if state == _OPEN:
-            health.breaker.adopt_open(float(message["rem"]))
-        elif state == _CLOSED:
-            health.breaker.adopt_close()
-        elif state == _REST:
-            until = self._clock.now() + float(message["rem"])
-            health.cooldown_until = max(health.cooldown_until, until)
-            self._rests[message["t"]] = health.cooldown_until
+            if state == _OPEN:
+                health.breaker.adopt_open(_seconds(message["rem"]))
+            elif state == _CLOSED:
+                health.breaker.adopt_close()
+            elif state == _REST:
+                until = self._clock.now() + _seconds(message["rem"])
+                health.cooldown_until = max(health.cooldown_until, until)
+                self._rests[message["t"]] = health.cooldown_until
+        except Exception as exc:  # anything another replica (or version) sent: logged, never fatal
+            logger.warning("ignored a malformed shared-state message (%s): %r", exc, data[:200])
+
+
+def _seconds(value: object) -> float:
+    """A remaining time from a message: a finite, non-negative number of seconds (at most a day)."""
+    seconds = float(value)  # type: ignore[arg-type]
+    if not 0.0 <= seconds <= 86_400.0:
+        raise ValueError(f"remaining time {value!r} out of range")
+    return seconds
 
 
 async def _quietly(step: Awaitable[object]) -> None:

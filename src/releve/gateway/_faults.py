@@ -257,8 +257,9 @@ class FaultTable:
     def adopt(self, fault_id: str, spec: FaultSpec, *, created_at: datetime, remaining: float) -> Fault | None:
         """Apply a fault another process injected, for the `remaining` seconds it has left; None if known or over."""
         self._expire()
-        if fault_id in self._faults or remaining <= 0:
+        if fault_id in self._faults or not 0 < remaining < math.inf:
             return None
+        remaining = min(remaining, spec.ttl, MAX_FAULT_TTL)  # no message may stretch a fault past its own TTL
         now, wall = self._clock.now(), self._wall()
         fault = Fault(id=fault_id, spec=spec, created_at=created_at,
                       expires_at=wall + timedelta(seconds=remaining), expires=now + remaining)

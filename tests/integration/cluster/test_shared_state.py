@@ -240,3 +240,51 @@ async def test_faults_changed_while_redis_is_away_are_shared_when_it_returns(tmp
             await _until(lambda: b.fault_ids() == [injected.id], 5, "b learning both changes after Redis returned")
         finally:
             await _closed(a, b)
+
+
+async def test_a_fault_removed_by_another_replica_stays_removed_when_redis_comes_back(tmp_path: Path) -> None:
+    """Redis restarted empty (no tombstone left): the replica that injected it must not bring it back."""
+    with RedisServer(tmp_path) as redis:
+        a, b = (Replica(redis.url, redis.prefix, name) for name in ("a", "b"))
+        await _started(a, b)
+        try:
+            fault = a.faults.add(parse_fault(DRILL_FAULT))
+            await _until(lambda: b.fault_ids() == [fault.id], 1.0, "b adopting the fault")
+            b.faults.remove(fault.id)
+            await _until(lambda: not a.faults.armed, 1.0, "a dropping the fault b removed")
+        finally:
+            await _closed(b)
+        try:
+            redis.stop()
+            await _until(lambda: a.state is not None and not a.state.up, 5, "a noticing Redis is gone")
+            redis.start()
+            await _until(lambda: a.state is not None and a.state.up, 5, "a back on Redis")
+            late = Replica(redis.url, redis.prefix, "late")
+            await _started(late)
+            await asyncio.sleep(0.3)  # time for a wrong re-announcement to travel
+            assert a.fault_ids() == late.fault_ids() == []
+            await _closed(late)
+        finally:
+            await _closed(a)
+
+
+async def test_malformed_messages_are_ignored_and_sharing_goes_on(prefix: str) -> None:
+    a, b = (Replica(MACHINE_REDIS, prefix, name) for name in ("a", "b"))
+    await _started(a, b)
+    client = aioredis.from_url(MACHINE_REDIS)
+    try:
+        for junk in (b"not json", b'{"r": "x", "f": "add", "id": "flt_1", "spec": [], "created_at": "", "rem": 1}',
+                     b'{"r": "x", "t": "primary/p-model", "s": "open", "rem": 1e300}',
+                     b'{"r": "x", "f": "add", "id": "flt_2", "created_at": "2026-11-27T10:00:00+00:00", "rem": 1e9, '
+                     b'"spec": {"target": "primary/p-model", "kind": "error", "ttl": 30}}'):
+            await client.publish(f"{prefix}events", junk)
+        await _until(lambda: b.fault_ids() == ["flt_2"], 1.0, "b taking the one well-formed fault")
+        expires_in = b.faults.faults()[0][0].expires - b.faults.now
+        assert expires_in <= 30, "a message cannot stretch a fault past its own TTL"
+        assert b.health().breaker.state is BreakerState.CLOSED
+        a.trip()
+        await _until(lambda: b.health().breaker.state is BreakerState.OPEN, 1.0, "b still adopting a's breaker")
+        assert b.state is not None and b.state.up
+    finally:
+        await client.aclose()
+        await _closed(a, b)
