@@ -72,7 +72,8 @@ async def test_inject_list_and_remove_a_fault(clock: VirtualClock) -> None:
     assert status == 200 and removed["removed"] is True and removed["hits"] == 0
     assert not faults.armed
     assert await call(api, "DELETE", f"/admin/faults/{fault['id']}") == (404, {"error": {
-        "message": f"no fault '{fault['id']}' in this process (expired, removed, or set on another worker)",
+        "message": f"no fault '{fault['id']}' in this process (expired, removed, or set on another worker or "
+                   "replica without shared_state)",
         "type": "invalid_request_error", "code": "not_found"}})
     assert [(kind, actor, data["action"], data["fault"]) for kind, actor, data in audited] == [
         ("fault", "admin:ops", "inject", fault["id"]), ("fault", "admin:ops", "remove", fault["id"])]
