@@ -13,10 +13,12 @@ lease (`storage.lead_lease`, the shortest allowed):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from releve.sim import SimulatorThread
@@ -52,12 +54,37 @@ def _the_lead(members: Sequence[Replica]) -> Replica | None:
     return leads[0] if len(leads) == 1 else None
 
 
-def _config(primary: SimulatorThread, fallback: SimulatorThread, db: str, redis: RedisServer,
-            hooks: Sequence[Receiver]) -> dict[str, object]:
-    return cluster_config(primary.base_url, fallback.base_url, storage_url=db,
-                          storage={"url": db, "lead_lease": f"{LEASE_S:g}s"},
-                          shared_state=redis.shared_state(heartbeat="200ms"), webhooks=[h.url for h in hooks],
-                          breaker={"consecutive_failures": 5, "open_for": "60s"})
+@dataclass
+class Cluster:
+    db: str
+    primary: SimulatorThread
+    members: list[Replica]
+    hooks: tuple[Receiver, Receiver]
+
+    def assert_one_incident_notified_once(self) -> None:
+        """Exactly one incident in the store, and exactly one `incident.open` per channel, for that incident."""
+        opens = [hook.events("incident.open") for hook in self.hooks]
+        assert [len(events) for events in opens] == [1, 1]
+        assert opens[0][0].payload["incident"]["id"] == opens[1][0].payload["incident"]["id"]
+        reader = Store(self.db)
+        reader.open()
+        try:
+            assert len(reader.incidents(unresolved=False, maintenance=False, limit=10)) == 1
+        finally:
+            reader.close()
+
+
+@contextlib.contextmanager
+def three_replicas(tmp_path: Path) -> Iterator[Cluster]:
+    """Three replicas on a fresh database and the test's own Redis, a 3 s lead lease, two webhook channels."""
+    with postgres_database() as db, RedisServer(tmp_path) as redis, SimulatorThread("primary") as primary, \
+            SimulatorThread("fallback") as fallback, webhook_receiver() as hook_a, webhook_receiver() as hook_b:
+        config = cluster_config(primary.base_url, fallback.base_url, storage_url=db,
+                                storage={"url": db, "lead_lease": f"{LEASE_S:g}s"},
+                                shared_state=redis.shared_state(heartbeat="200ms"), webhooks=[hook_a.url, hook_b.url],
+                                breaker={"consecutive_failures": 5, "open_for": "60s"})
+        with replicas(tmp_path, config, 3) as members:
+            yield Cluster(db, primary, members, (hook_a, hook_b))
 
 
 async def _traffic_while_failing(members: Sequence[Replica], primary: SimulatorThread,
@@ -70,63 +97,48 @@ async def _traffic_while_failing(members: Sequence[Replica], primary: SimulatorT
     return list(await asyncio.gather(*tasks))
 
 
-def _incidents(db: str) -> int:
-    reader = Store(db)
-    reader.open()
-    try:
-        return len(reader.incidents(unresolved=False, maintenance=False, limit=10))
-    finally:
-        reader.close()
-
-
 def test_a_killed_lead_is_replaced_within_its_lease_and_the_new_lead_opens_the_one_incident(tmp_path: Path) -> None:
-    with postgres_database() as db, RedisServer(tmp_path) as redis, SimulatorThread("primary") as primary, \
-            SimulatorThread("fallback") as fallback, webhook_receiver() as hook_a, webhook_receiver() as hook_b:
-        with replicas(tmp_path, _config(primary, fallback, db, redis, [hook_a, hook_b]), 3) as members:
-            lead = wait_until(lambda: _the_lead(members), 20, "one lead among three")
-            others = [r for r in members if r is not lead]
-            killed_at = time.monotonic()
-            lead.kill()
-            successor = wait_until(lambda: _the_lead(others), HANDOVER_BOUND_S, "a new lead after the SIGKILL")
-            handover = time.monotonic() - killed_at
-            print(f"\n{lead.name} killed; {successor.name} leads {handover:.2f} s later (lease {LEASE_S:g} s)")
-            assert handover < HANDOVER_BOUND_S
+    with three_replicas(tmp_path) as cluster:
+        lead = wait_until(lambda: _the_lead(cluster.members), 20, "one lead among three")
+        others = [r for r in cluster.members if r is not lead]
+        killed_at = time.monotonic()
+        lead.kill()
+        successor = wait_until(lambda: _the_lead(others), HANDOVER_BOUND_S, "a new lead after the SIGKILL")
+        handover = time.monotonic() - killed_at
+        print(f"\n{lead.name} killed; {successor.name} leads {handover:.2f} s later (lease {LEASE_S:g} s)")
+        assert handover < HANDOVER_BOUND_S
 
-            reports = asyncio.run(_traffic_while_failing(others, primary, seconds=8))
-            opens = [hook.wait_for("incident.open", timeout=15) for hook in (hook_a, hook_b)]
-            time.sleep(2.0)  # long enough for a second open to arrive, were there one
+        reports = asyncio.run(_traffic_while_failing(others, cluster.primary, seconds=8))
+        for hook in cluster.hooks:
+            hook.wait_for("incident.open", timeout=15)
+        time.sleep(2.0)  # long enough for a second open to arrive, were there one
 
-            assert [o for report in reports for o in report.failures()] == []
-            assert [len(hook.events("incident.open")) for hook in (hook_a, hook_b)] == [1, 1]
-            assert opens[0][0].payload["incident"]["id"] == opens[1][0].payload["incident"]["id"]
-            assert _incidents(db) == 1
-            assert _the_lead(others) is successor
+        assert [o for report in reports for o in report.failures()] == []
+        cluster.assert_one_incident_notified_once()
+        assert _the_lead(others) is successor
 
 
 def test_a_lead_paused_past_its_lease_finds_its_role_gone_and_does_not_act_twice(tmp_path: Path) -> None:
-    with postgres_database() as db, RedisServer(tmp_path) as redis, SimulatorThread("primary") as primary, \
-            SimulatorThread("fallback") as fallback, webhook_receiver() as hook_a, webhook_receiver() as hook_b:
-        with replicas(tmp_path, _config(primary, fallback, db, redis, [hook_a, hook_b]), 3) as members:
-            stale = wait_until(lambda: _the_lead(members), 20, "one lead among three")
-            others = [r for r in members if r is not stale]
-            os.kill(stale.pid, signal.SIGSTOP)
-            try:
-                successor = wait_until(lambda: _the_lead(others), HANDOVER_BOUND_S, "a new lead while the old sleeps")
-                asyncio.run(_traffic_while_failing(others, primary, seconds=6))
-                opened = [hook.wait_for("incident.open", timeout=15) for hook in (hook_a, hook_b)]
-            finally:
-                os.kill(stale.pid, signal.SIGCONT)
-            wait_until(lambda: stale.healthz() == 200, 10, f"{stale.name} answering again")
+    with three_replicas(tmp_path) as cluster:
+        stale = wait_until(lambda: _the_lead(cluster.members), 20, "one lead among three")
+        others = [r for r in cluster.members if r is not stale]
+        os.kill(stale.pid, signal.SIGSTOP)
+        try:
+            successor = wait_until(lambda: _the_lead(others), HANDOVER_BOUND_S, "a new lead while the old sleeps")
+            asyncio.run(_traffic_while_failing(others, cluster.primary, seconds=6))
+            for hook in cluster.hooks:
+                hook.wait_for("incident.open", timeout=15)
+        finally:
+            os.kill(stale.pid, signal.SIGCONT)
+        wait_until(lambda: stale.healthz() == 200, 10, f"{stale.name} answering again")
 
-            # The old lead now serves failing traffic too: were it still acting as the lead, its monitor would
-            # open an incident of its own and its notifier would send it.
-            report = asyncio.run(steady_traffic(stale.url, rate=6, seconds=4))
-            time.sleep(2.0)
+        # The old lead now serves failing traffic too: were it still acting as the lead, its monitor would
+        # open an incident of its own and its notifier would send it.
+        report = asyncio.run(steady_traffic(stale.url, rate=6, seconds=4))
+        time.sleep(2.0)
 
-            assert report.failures() == []
-            assert stale.health()["lead"] is False
-            assert _the_lead(members) is successor
-            assert "is no longer the lead" in stale.log()
-            assert [len(hook.events("incident.open")) for hook in (hook_a, hook_b)] == [1, 1]
-            assert opened[0][0].payload["incident"]["id"] == opened[1][0].payload["incident"]["id"]
-            assert _incidents(db) == 1
+        assert report.failures() == []
+        assert stale.health()["lead"] is False
+        assert _the_lead(cluster.members) is successor
+        assert "is no longer the lead" in stale.log()
+        cluster.assert_one_incident_notified_once()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,28 +14,10 @@ import pytest
 from releve.errors import StoreError
 from releve.protect import REQUEST_FIELDS, AuditKind, AuditLog, audit_key, request_record, verify_store
 from releve.store import AuditEntry, Store, audit_head_signature
+from support.clocks import T0
+from support.clocks import SteppingWall as Wall
 
-T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 KEY = b"audit-test-key"
-
-
-class Wall:
-    """A wall clock that moves a second per reading, so entries tell when they were appended."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'releve.db'}")
-    opened.open()
-    yield opened
-    opened.close()
 
 
 async def eventually(check: Any, timeout: float = 5.0) -> None:

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +21,10 @@ import pytest
 from releve.errors import StoreError
 from releve.protect import AuditLog, AuditSpool, verify_store
 from releve.store import AuditEntry, Store
+from support.clocks import T0
+from support.clocks import SteppingWall as Wall
 
-T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
 KEY = b"audit-spool-key"
-
-
-class Wall:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        self.now += timedelta(seconds=1)
-        return self.now
 
 
 class Outage:
@@ -47,14 +39,6 @@ class Outage:
         if self.down:
             raise StoreError("connection refused")
         return self.store.append_audit(entries, key=key)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'releve.db'}")
-    opened.open()
-    yield opened
-    opened.close()
 
 
 def written(store: Store) -> list[tuple[str, int]]:

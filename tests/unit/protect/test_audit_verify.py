@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -40,14 +38,6 @@ def first(result: VerifyResult) -> Problem:
     assert not result.ok
     assert result.first is not None
     return result.first
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store(f"sqlite:///{tmp_path / 'releve.db'}")
-    opened.open()
-    yield opened
-    opened.close()
 
 
 @pytest.fixture
