@@ -2,7 +2,8 @@
 
 A game day against a cluster goes through HAProxy like any client: the admin call that injects the fault
 reaches one replica, which passes it on through Redis; every replica then acts out the outage (and fails
-over). Removed through the load balancer (maybe at another replica), it ends everywhere.
+over). Removed through the load balancer (maybe at another replica), it ends everywhere. And
+`releve drill run` against the load balancer sees the whole cluster fail over, as in a real outage.
 """
 
 from __future__ import annotations
@@ -14,8 +15,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from typer.testing import CliRunner
+
+from releve.cli import app as cli
 from releve.sim import SimulatorThread
 from support.cluster import (
+    CLUSTER_KEY,
     LoadBalancer,
     RedisServer,
     Replica,
@@ -71,3 +76,30 @@ def test_a_fault_injected_through_the_load_balancer_reaches_every_replica_and_en
         assert status == 200 and removed["removed"], removed
         wait_until(lambda: all(fault_ids(r) == [] for r in members), 5, "every replica dropping the fault")
         assert asyncio.run(served_by(members)) == {r.name: {PRIMARY} for r in members}
+
+
+def test_releve_drill_run_through_the_load_balancer_sees_every_replica_fail_over(
+        tmp_path: Path, providers: tuple[SimulatorThread, SimulatorThread], database: str,
+        redis_server: RedisServer) -> None:
+    primary, fallback = providers
+    config = cluster_config(primary.base_url, fallback.base_url, storage_url=database,
+                            shared_state=redis_server.shared_state(heartbeat="200ms"),
+                            admins={"ops": {"key": ADMIN}}, breaker={"consecutive_failures": 1000})
+    with replicas(tmp_path, config) as members, LoadBalancer(tmp_path, members) as lb:
+        out = tmp_path / "drill"
+        result = CliRunner().invoke(cli, [
+            "drill", "run", "--url", lb.url, "--admin-key", ADMIN, "--client-key", CLUSTER_KEY, "--out", str(out),
+            "--config", str(members[0].config_path), "--builtin", "provider-outage", "--target", PRIMARY,
+            "--route", "assistant", "--duration", "3s", "--rate", "12"])
+        assert result.exit_code == 0, result.output
+        (found,) = out.glob("drill-*.json")
+        journal = json.loads(found.read_text(encoding="utf-8"))
+        served = {r.name: r.requests_counted() for r in members}
+        print(f"\ndrill during the fault: {journal['requests']}; failover {journal['failover_seconds']} s; "
+              f"requests per replica {served}")
+        assert journal["status"] == "completed"
+        # Every drill request during the fault failed over, whichever replica HAProxy gave it to.
+        assert journal["requests"]["primary"] == 0 and journal["requests"]["failed"] == 0, journal["requests"]
+        assert journal["requests"]["fallback"] >= 30
+        assert min(served.values()) >= 10, served  # and the drill's traffic did reach all three
+        assert all(fault_ids(r) == [] for r in members), "rolled back everywhere"
