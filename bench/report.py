@@ -19,6 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from bench.context import FOREIGN_CPU_LIMIT
+from bench.report_audit import SECTION_KEY as AUDIT_KEY
+from bench.report_audit import audit_markdown, load_audit
 from bench.report_long import GOAL_HEAD, goal_rows, long_markdown
 from bench.report_shared import load_shared, shared_markdown
 from bench.results import TARGET_LABELS, Result
@@ -375,8 +377,10 @@ def _reading(results: list[Result], info: RunInfo) -> list[str]:
     return out
 
 
-def write_markdown(path: Path, results: list[Result], info: RunInfo, shared: dict[str, Any] | None = None) -> None:
-    """`shared`: the figures of `bench.shared_state` (issue 11), rendered as their own section at the end."""
+def write_markdown(path: Path, results: list[Result], info: RunInfo, shared: dict[str, Any] | None = None,
+                   audit: dict[str, Any] | None = None) -> None:
+    """`shared`, `audit`: the figures of `bench.shared_state` and `bench.audit_chain` (issue 11), each rendered as
+    its own section at the end."""
     m = info.machine
     v = info.versions
     lines = [
@@ -478,6 +482,8 @@ def write_markdown(path: Path, results: list[Result], info: RunInfo, shared: dic
     lines.append("")
     if shared is not None:
         lines += shared_markdown(shared)
+    if audit is not None:
+        lines += audit_markdown(audit)
     path.write_text("\n".join(lines))
 
 
@@ -494,6 +500,9 @@ def write_json(path: Path, results: list[Result], info: RunInfo) -> None:
     shared = load_shared(path)  # bench.shared_state's figures (issue 11): measured apart, carried over
     if shared is not None:
         data["shared_state"] = shared
+    audit = load_audit(path)  # bench.audit_chain's, likewise
+    if audit is not None:
+        data[AUDIT_KEY] = audit
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 

@@ -41,6 +41,7 @@ from bench.flamegraph import ensure_pyspy
 from bench.loadgen import check_chat, ensure_wrk
 from bench.procs import ProcessSet, StartError, check_idle, free_port, signals_raise
 from bench.report import RunInfo, added, fmt_ms, load_json, print_tables, write_json, write_markdown
+from bench.report_audit import load_audit
 from bench.report_long import progress_text
 from bench.report_shared import load_shared
 from bench.results import TARGET_LABELS, Result
@@ -330,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         console = Console(width=max(console.width, 130))  # piped output: do not wrap the tables at 80
     if args.render_only:
         stored, stored_info = load_json(BENCH_DIR / "results.json")
-        write_markdown(BENCH_DIR / "RESULTS.md", stored, stored_info, shared=load_shared(BENCH_DIR / "results.json"))
+        write_markdown(BENCH_DIR / "RESULTS.md", stored, stored_info, shared=load_shared(BENCH_DIR / "results.json"),
+                       audit=load_audit(BENCH_DIR / "results.json"))
         console.print(f"wrote {BENCH_DIR / 'RESULTS.md'} from {BENCH_DIR / 'results.json'} (nothing measured)")
         return 0
     settings = settings_from(args)
@@ -469,7 +471,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.no_write or interrupted:
         console.print("RESULTS.md and results.json left as they were" + (" (interrupted)" if interrupted else ""))
     else:
-        write_markdown(BENCH_DIR / "RESULTS.md", results, info, shared=load_shared(BENCH_DIR / "results.json"))
+        write_markdown(BENCH_DIR / "RESULTS.md", results, info, shared=load_shared(BENCH_DIR / "results.json"),
+                       audit=load_audit(BENCH_DIR / "results.json"))
         write_json(BENCH_DIR / "results.json", results, info)
         for r in results:
             if r.kind == "profile" and "svg_work" in r.extra:

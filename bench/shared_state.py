@@ -51,6 +51,7 @@ from bench.context import FOREIGN_CPU_LIMIT, Context, Settings, from_wrk, hits, 
 from bench.loadgen import check_chat, ensure_wrk
 from bench.procs import ProcessSet, StartError, check_idle, free_port, signals_raise, tree_cpu_ticks
 from bench.report import load_json, write_markdown
+from bench.report_audit import load_audit
 from bench.results import Result
 from bench.scenarios import SCENARIOS
 from bench.targets import BenchEnv, Direct, Releve, Running
@@ -509,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     stored[SECTION_KEY] = data
     json_path.write_text(json.dumps(stored, indent=2, ensure_ascii=False) + "\n")
     results, run_info = load_json(json_path)
-    write_markdown(BENCH_DIR / "RESULTS.md", results, run_info, shared=data)
+    write_markdown(BENCH_DIR / "RESULTS.md", results, run_info, shared=data, audit=load_audit(json_path))
     console.print(f"wrote the section into {BENCH_DIR / 'RESULTS.md'} and {json_path} ({info['elapsed_s']:.0f}s)")
     return 0
 
