@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import logging
 import os
 import signal
 import subprocess
@@ -240,3 +241,18 @@ async def test_progress_that_cannot_be_noted_on_disk_does_not_write_entries_twic
     assert await log.flush() == 5
     assert await log.flush() == 0
     assert written(store) == [("t", n) for n in range(5)]
+
+
+async def test_a_spool_that_cannot_be_written_is_reported_once_and_entries_stay_in_memory(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the spool directory should be")
+    outage = Outage(None)  # type: ignore[arg-type]
+    outage.down = True
+    log = AuditLog(outage, key=None, wall=Wall(), batch=5, max_pending=5,  # type: ignore[arg-type]
+                   spool=AuditSpool(blocked / "spool", "p"))
+    with caplog.at_level(logging.ERROR, logger="releve.protect.audit"):
+        for n in range(200):
+            log.record("incident", "t", {"n": n})
+    assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1, "one error, not one per entry"
+    assert log.pending == 200 and log.spooled == 0  # nothing lost: memory keeps what the disk would not take
