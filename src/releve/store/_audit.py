@@ -61,6 +61,25 @@ def audit_head_signature(key: bytes, seq: int, hash: str) -> str:
     return hmac.new(key, f"{seq}:{hash}".encode(), hashlib.sha256).hexdigest()
 
 
+_COPY_AUDIT = "COPY audit_log (seq, at, kind, actor, data, prev_hash, hash) FROM STDIN"
+
+
+def _insert_entries(connection: Connection, entries: Sequence[AuditEntry]) -> None:
+    """On PostgreSQL, COPY in the appender's transaction: the chain is one for the whole deployment, so its rate
+    caps routes with a data policy, and COPY took 1.4-1.5 times the entries/s of executemany (bench.audit_chain).
+    The values are bound as the columns' types would bind them (UTC datetime, orjson text)."""
+    if connection.dialect.name == "postgresql":
+        driver = connection.connection.driver_connection
+        with driver.cursor() as cursor, cursor.copy(_COPY_AUDIT) as copy:  # type: ignore[union-attr]
+            for e in entries:
+                copy.write_row((e.seq, e.at.astimezone(UTC), e.kind, e.actor, orjson.dumps(e.data).decode(),
+                                e.prev_hash, e.hash))
+        return
+    connection.execute(audit_log.insert(), [
+        {"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "data": e.data,
+         "prev_hash": e.prev_hash, "hash": e.hash} for e in entries])
+
+
 def _prepared(entry: tuple[datetime, str, str, Mapping[str, Any]]) -> tuple[datetime, str, str, dict[str, Any]]:
     """Checked and normalised as it will be read back (orjson round trip), so the hash holds after storage."""
     at, kind, actor, data = entry
@@ -125,9 +144,7 @@ class Audit:
                 appended.append(AuditEntry(seq=seq, at=at, kind=kind, actor=actor, data=data,
                                            prev_hash=prev_hash, hash=entry_hash))
                 prev_hash = entry_hash
-            connection.execute(audit_log.insert(), [
-                {"seq": e.seq, "at": e.at, "kind": e.kind, "actor": e.actor, "data": e.data,
-                 "prev_hash": e.prev_hash, "hash": e.hash} for e in appended])
+            _insert_entries(connection, appended)
             head = {"id": _HEAD_ID, "seq": seq, "hash": prev_hash,
                     "signature": audit_head_signature(key, seq, prev_hash) if key else None}
             insert = insert_for(connection, audit_head)
