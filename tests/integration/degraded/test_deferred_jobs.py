@@ -8,43 +8,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 import yaml
 
+from integration.degraded._support import AUTH, KEY, chat
 from releve.app import build_app
 from releve.config import config_from_mapping
 from releve.server import GatewayThread
 from releve.sim import SimulatorThread
 from support.webhooks import SECRET, webhook_receiver
-
-KEY = "app-key"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def chat(text: str) -> dict[str, Any]:
-    return {"model": "assistant", "messages": [{"role": "user", "content": text}]}
-
-
-@pytest.fixture(scope="module")
-def sims() -> Iterator[tuple[SimulatorThread, SimulatorThread]]:
-    with SimulatorThread("primary") as primary, SimulatorThread("fallback") as fallback:
-        yield primary, fallback
-
-
-@pytest.fixture(autouse=True)
-def _fresh(sims: tuple[SimulatorThread, SimulatorThread]) -> Iterator[None]:
-    for sim in sims:
-        sim.clear_faults()
-        sim.reset_stats()
-    yield
-    for sim in sims:
-        sim.clear_faults()
 
 
 def gateway_config(sims: tuple[SimulatorThread, SimulatorThread], db: Path, listen: str = "127.0.0.1:0",

@@ -18,6 +18,7 @@ import orjson
 import pytest
 from sqlalchemy import make_url
 
+from integration.degraded._support import AUTH, KEY, chat
 from releve.app import build_app
 from releve.config import config_from_mapping
 from releve.server import GatewayThread
@@ -25,19 +26,7 @@ from releve.sim import SimulatorThread
 from support.postgres import postgres_database
 from support.tcp_proxy import TcpProxy
 
-KEY = "app-key"
-AUTH = {"Authorization": f"Bearer {KEY}"}
 ASYNC = {"Prefer": "respond-async"}
-
-
-def chat(text: str) -> dict[str, Any]:
-    return {"model": "assistant", "messages": [{"role": "user", "content": text}]}
-
-
-@pytest.fixture(scope="module")
-def sims() -> Iterator[tuple[SimulatorThread, SimulatorThread]]:
-    with SimulatorThread("primary") as primary, SimulatorThread("fallback") as fallback:
-        yield primary, fallback
 
 
 @pytest.fixture

@@ -23,22 +23,6 @@ from releve.sim import SimulatorThread
 CHAT = {"model": "assistant", "messages": [{"role": "user", "content": "What are your opening hours?"}]}
 
 
-@pytest.fixture(scope="module")
-def sims() -> Iterator[tuple[SimulatorThread, SimulatorThread]]:
-    with SimulatorThread("primary") as primary, SimulatorThread("fallback") as fallback:
-        yield primary, fallback
-
-
-@pytest.fixture(autouse=True)
-def _healthy(sims: tuple[SimulatorThread, SimulatorThread]) -> Iterator[None]:
-    for sim in sims:
-        sim.clear_faults()
-        sim.reset_stats()
-    yield
-    for sim in sims:
-        sim.clear_faults()
-
-
 def config(sims: tuple[SimulatorThread, SimulatorThread], db: Path, **route: Any) -> dict[str, Any]:
     primary, fallback = sims
     return {
